@@ -1,0 +1,126 @@
+"""Representative calibration faces for INT8.
+
+The evaluator's own preprocessing, then greedy k-center selection on cheap descriptors (a
+small grey thumbnail, a colour histogram, and the landmark pose when labels exist), so the
+chosen N cover the data's variety instead of being its first N files. Selection and arrays
+are cached on disk, keyed by the sources and options."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from eval.datasets import DatasetError, load_dataset
+from eval.errors import UserError
+from eval.preprocess import preprocess, read_image
+
+
+@dataclass(frozen=True)
+class CalibOptions:
+    n: int = 100
+    imgsz: tuple[int, int] = (320, 320)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.n < 1:
+            raise ValueError("the calibration set needs at least one image")
+
+
+@dataclass(frozen=True)
+class CalibSet:
+    images: tuple[str, ...]   # chosen files, in selection order
+    arrays: np.ndarray        # [n, 3, h, w] float32 in 0..1, the model's exact input
+    available: int            # usable images in the source
+    note: str                 # e.g. "asked for 100, the folder has 40: using 40"
+
+    def nhwc(self) -> np.ndarray:
+        return self.arrays.transpose(0, 2, 3, 1)
+
+
+def descriptor(img_bgr: np.ndarray, faces: tuple) -> np.ndarray:
+    """Cheap features: 8x8 grey thumbnail, 4x4x4 HSV histogram, and the first face's pose."""
+    thumb = cv2.resize(cv2.cvtColor(img_bgr, cv2.COLOR_BGR2GRAY), (8, 8), interpolation=cv2.INTER_AREA)
+    thumb = (thumb.astype(np.float32).ravel() - thumb.mean()) / (thumb.std() + 1e-6)
+    hsv = cv2.cvtColor(img_bgr, cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, [4, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
+    hist = np.sqrt(hist / max(hist.sum(), 1.0)) * 8
+    pose = np.zeros(len(faces[0]) * 2 if faces else 0, np.float32)
+    if faces:
+        p = faces[0]
+        pose = ((p - p.mean(0)) / (np.ptp(p, 0).max() + 1e-6)).ravel() * 4
+    return np.concatenate([thumb / 2, hist, pose]).astype(np.float32)
+
+
+def k_center(features: np.ndarray, n: int) -> list[int]:
+    """Greedy farthest-point selection from the point nearest the mean: deterministic, and it
+    covers every cluster before sampling any one densely."""
+    first = int(np.argmin(((features - features.mean(0)) ** 2).sum(1)))
+    chosen = [first]
+    dist = ((features - features[first]) ** 2).sum(1)
+    while len(chosen) < min(n, len(features)):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, ((features - features[nxt]) ** 2).sum(1))
+    return chosen
+
+
+def _cache_key(files: list[Path], opts: CalibOptions) -> str:
+    h = hashlib.sha256(json.dumps([opts.n, list(opts.imgsz), opts.seed, "v1"]).encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode())
+    return h.hexdigest()[:20]
+
+
+def build_calibration(source: Path, opts: CalibOptions, cache_dir: Path | None = None) -> CalibSet:
+    """Choose and preprocess the calibration faces from any folder the evaluator can read."""
+    from compiler.offline import CACHE
+
+    try:
+        ds = load_dataset(source)
+    except DatasetError as e:
+        raise UserError(f"calibration: {e}") from None
+    cache_dir = Path(cache_dir or CACHE / "calib")
+    key = _cache_key([s.image for s in ds.samples], opts)
+    hit = cache_dir / f"{key}.npz"
+    if hit.exists():
+        z = np.load(hit, allow_pickle=False)
+        return CalibSet(tuple(z["images"].tolist()), z["arrays"], int(z["available"]), str(z["note"]))
+    feats, arrays, names = [], [], []
+    faces_by_name = {}
+    for s in ds.samples:
+        img = read_image(s.image)
+        if img is None:
+            continue
+        feats.append(descriptor(img, s.faces if ds.labelled else ()))
+        names.append(str(s.image))
+        faces_by_name[str(s.image)] = img
+    if not names:
+        raise UserError(f"{source}: no readable images for calibration")
+    widths = {len(f) for f in feats}
+    if len(widths) > 1:  # a few unlabelled images among labelled ones: drop the pose part
+        w = min(widths)
+        feats = [f[:w] for f in feats]
+    order = k_center(np.stack(feats), opts.n)
+    for i in order:
+        arrays.append(preprocess(faces_by_name[names[i]], opts.imgsz)[0][0])
+    note = (f"asked for {opts.n}, {source} has {len(names)} usable images: using {len(names)}"
+            if len(names) < opts.n else f"{len(order)} of {len(names)} images chosen by k-center")
+    cs = CalibSet(tuple(names[i] for i in order), np.stack(arrays).astype(np.float32), len(names), note)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = hit.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, images=np.array(cs.images), arrays=cs.arrays, available=cs.available, note=cs.note)
+    tmp.replace(hit)
+    return cs
+
+
+def onnx2tf_sample(cs: CalibSet, n: int = 20, size: int = 128) -> np.ndarray:
+    """The 20x128x128x3 array onnx2tf wants for its own checks, made from the chosen faces."""
+    out = [cv2.resize(a.transpose(1, 2, 0), (size, size), interpolation=cv2.INTER_AREA) for a in cs.arrays[:n]]
+    while len(out) < n:
+        out.append(out[len(out) % len(cs.arrays)])
+    return np.stack(out).astype(np.float32)

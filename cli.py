@@ -1,0 +1,83 @@
+"""facelm: compile pose checkpoints to ONNX/TFLite and score every artifact on every runtime.
+
+Each command parses its options and calls one library function; heavy libraries are imported
+inside the commands so `--help` is instant."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from eval.errors import UserError
+
+
+def _fail(e: Exception, debug: bool):
+    if debug:
+        raise e
+    click.echo(f"error: {e}", err=True)
+    sys.exit(2)
+
+
+class Group(click.Group):
+    """Turns UserError (and option errors) into one line and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (UserError, ValueError, FileNotFoundError) as e:
+            _fail(e, ctx.params.get("debug") or "--debug" in sys.argv)
+
+
+@click.group(cls=Group)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def main(debug):
+    """Facial-landmark model compiler and evaluator."""
+    from compiler.offline import prepare
+
+    prepare()
+
+
+@main.command()
+@click.argument("checkpoint", required=False, type=click.Path(path_type=Path))
+@click.option("--imgsz", type=int, help="Input size (default: the checkpoint's training size).")
+@click.option("--out", type=click.Path(path_type=Path), help="Build folder (default: build/<checkpoint-stem>).")
+@click.option("--targets", default=None, help="Comma-separated stages (default: all). E.g. tflite_fp32,tflite_fp16.")
+@click.option("--opset", type=int, default=17, show_default=True)
+@click.option("--calib", "calib_data", type=click.Path(path_type=Path), help="Face folder for INT8 calibration.")
+@click.option("--calib-n", type=int, default=100, show_default=True, help="Calibration images to select.")
+@click.option("--verify-data", type=click.Path(path_type=Path), help="Face folder for verification and the INT8 guard.")
+def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_data):
+    """Compile CHECKPOINT (.pt or .onnx; default: the built-in model) into verified artifacts."""
+    from compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
+    from eval.defaults import DEFAULT_MODEL
+
+    opts = CompileOptions(imgsz=imgsz, opset=opset, calib_data=calib_data, calib_n=calib_n, verify_data=verify_data,
+                          targets=tuple(t.strip() for t in targets.split(",")) if targets else DEFAULT_TARGETS)
+    results = compile_checkpoint(checkpoint or DEFAULT_MODEL, out, opts)
+    from scores.table import compile_table
+
+    click.echo(compile_table(results))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "all_", is_flag=True, help="Every artifact under the build folder(s).")
+@click.option("--build", type=click.Path(path_type=Path), help="Build folder to score (default: every one under build/).")
+@click.option("--data", type=click.Path(path_type=Path), help="Faces: .pts folder, images/+labels/, YOLO data YAML, or images.")
+@click.option("--runtimes", default=None, help="Comma-separated: pytorch,onnxruntime,tflite (default: all that fit).")
+@click.option("--normaliser", type=click.Choice(["inter-ocular", "inter-pupil", "bbox"]), default="inter-ocular",
+              show_default=True)
+@click.option("--threads", default="1,2", show_default=True, help="Thread counts for latency.")
+@click.option("--max-images", type=int, help="Score only the first N images.")
+@click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
+def score(paths, all_, build, data, runtimes, normaliser, threads, max_images, imgsz, out):
+    """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s)."""
+    from scores.cli_support import run_score
+
+    run_score(paths, all_, build, data, runtimes, normaliser, threads, max_images, imgsz, out)
+
+
+if __name__ == "__main__":
+    main()

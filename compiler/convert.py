@@ -1,0 +1,130 @@
+"""Stages that turn the simplified ONNX into TensorFlow and TFLite artifacts."""
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from compiler.offline import quiet
+from eval.errors import UserError
+
+ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+
+
+def simplify(src: Path, dst: Path) -> str:
+    """onnxsim, falling back to onnxslim when onnxsim fails; returns the tool that worked."""
+    import onnx
+
+    model = onnx.load(str(src))
+    meta = list(model.metadata_props)
+    try:
+        from onnxsim import simplify as onnxsim_simplify
+
+        out, ok = onnxsim_simplify(model)
+        if not ok:
+            raise RuntimeError("onnxsim could not validate its result")
+        tool = "onnxsim"
+    except Exception:
+        import onnxslim
+
+        out = onnxslim.slim(model)
+        tool = "onnxslim"
+    del out.metadata_props[:]
+    out.metadata_props.extend(meta)
+    onnx.save(out, str(dst))
+    return tool
+
+
+def _log(dst: Path) -> Path:
+    """Converter chatter goes to build/<model>/convert.log (beside the final artifacts)."""
+    folder = dst.parent.parent if dst.parent.name.startswith(".") else dst.parent
+    return folder / "convert.log"
+
+
+@contextmanager
+def _workdir(path: Path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def onnx2tf_saved_model(src: Path, dst: Path, sample_nhwc: np.ndarray) -> None:
+    """onnx2tf: ONNX -> TF SavedModel folder (plus its fp32/fp16 .tflite) at dst.
+
+    onnx2tf fetches a sample .npy from the network for its internal checks on every image
+    model; a file of that name made from real faces in the working folder stops the fetch."""
+    import onnx2tf
+
+    dst.mkdir(parents=True)
+    work = dst.parent
+    np.save(work / ONNX2TF_SAMPLE, sample_nhwc.astype(np.float32))
+    with _workdir(work), quiet(_log(dst)):
+        try:
+            onnx2tf.convert(input_onnx_file_path=str(src.resolve()), output_folder_path=str(dst.resolve()),
+                            output_signaturedefs=True, not_use_onnxsim=True, non_verbose=True,
+                            verbosity="error")
+        except SystemExit as e:  # onnx2tf exits instead of raising on conversion errors
+            raise UserError(f"{src}: onnx2tf could not convert this model (exit {e.code})") from None
+    for kind in ("float32", "float16"):
+        if not list(dst.glob(f"*_{kind}.tflite")):
+            raise UserError(f"{src}: onnx2tf wrote no {kind} .tflite")
+
+
+def copy_tflite(saved_model: Path, dst: Path, kind: str) -> None:
+    """Take onnx2tf's `<stem>_<kind>.tflite` (kind float32 or float16) out of its folder."""
+    shutil.copyfile(next(saved_model.glob(f"*_{kind}.tflite")), dst)
+
+
+def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dtype: str, per_channel: bool = True) -> None:
+    """Full-integer TFLite from the SavedModel with a representative dataset of real faces.
+
+    io_dtype 'int8' gives int8 input/output tensors (scale/zero-point); 'float32' keeps float
+    I/O around an integer body."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+
+    def representative():
+        for x in calib_nhwc:
+            yield [x[None].astype(np.float32)]
+
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if io_dtype == "int8":
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    if not per_channel:
+        conv._experimental_disable_per_channel = True
+    with quiet(_log(dst)):
+        model = conv.convert()
+    dst.write_bytes(model)
+
+
+def quantize_ort(src: Path, dst: Path, calib_nchw: np.ndarray, per_channel: bool = True) -> None:
+    """ONNX Runtime static INT8 (QDQ, symmetric int8 weights) fed by the calibration faces."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, name):
+            self.it = iter({name: x[None].astype(np.float32)} for x in calib_nchw)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    import onnx
+
+    name = onnx.load(str(src), load_external_data=False).graph.input[0].name
+    pre = dst.with_name(dst.stem + ".pre.onnx")
+    with quiet(_log(dst)):
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        quantize_static(str(pre), str(dst), Reader(name), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    pre.unlink(missing_ok=True)

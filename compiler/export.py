@@ -1,0 +1,98 @@
+"""Stage `onnx`: a pose checkpoint -> fixed-shape ONNX with the split, normalised head; or an
+existing .onnx adopted as the start (a packed ultralytics export is given split outputs)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from compiler.checkpoint import ModelInfo, load_pose_checkpoint
+from compiler.head import LAYOUT, OUTPUTS
+from eval.artifact import META_KEY
+from eval.errors import UserError
+
+
+def set_metadata(model, info: ModelInfo, layout: str = LAYOUT) -> None:
+    """Record the model's spec in the ONNX file so any later reader can decode it."""
+    props = {p.key: p.value for p in model.metadata_props}
+    props[META_KEY] = json.dumps({"layout": layout, "outputs": list(OUTPUTS), **info.to_json()})
+    del model.metadata_props[:]
+    for k, v in props.items():
+        model.metadata_props.add(key=k, value=v)
+
+
+def export_pt(src: Path, dst: Path, imgsz: int | None, opset: int) -> ModelInfo:
+    """Trace the split head to ONNX at a fixed 1x3xHxW shape."""
+    import onnx
+    import torch
+
+    from compiler.head import SplitPoseModel
+
+    model, info = load_pose_checkpoint(src, imgsz)
+    wrapped = SplitPoseModel(model, info.imgsz).eval()
+    x = torch.zeros(1, 3, *info.imgsz)
+    torch.onnx.export(wrapped, x, str(dst), opset_version=opset, input_names=["images"],
+                      output_names=list(OUTPUTS), dynamo=False, do_constant_folding=True)
+    m = onnx.load(str(dst))
+    set_metadata(m, info)
+    onnx.save(m, str(dst))
+    return info
+
+
+def adopt_onnx(src: Path, dst: Path) -> ModelInfo:
+    """Start from an existing ONNX: check it loads and is a pose model; split a packed output."""
+    import onnx
+
+    from eval.artifact import describe
+
+    try:
+        m = onnx.load(str(src))
+        onnx.checker.check_model(m)
+    except Exception as e:
+        raise UserError(f"{src}: not a valid ONNX model ({type(e).__name__}: {str(e)[:120]})") from None
+    if len(m.graph.input) != 1 or any(d.dim_value <= 0 for d in m.graph.input[0].type.tensor_type.shape.dim):
+        raise UserError(f"{src}: needs one input of fixed shape 1x3xHxW")
+    art = describe(src)
+    info = ModelInfo(art.spec.kpt_shape, art.spec.nc, {i: str(i) for i in range(art.spec.nc)}, art.spec.imgsz, 32)
+    if art.layout == "packed":
+        m = split_packed(m, info)
+    set_metadata(m, info)
+    onnx.save(m, str(dst))
+    return info
+
+
+def split_packed(m, info: ModelInfo):
+    """Append Slice/Transpose/Div nodes that turn [1, 4+nc+K*D, N] pixels into the split,
+    normalised outputs. (Its internal concatenation remains; a .pt start avoids it.)"""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = m.graph
+    src = g.output[0].name
+    k, d = info.kpt_shape
+    h, w = info.imgsz
+    n = [dim.dim_value for dim in g.output[0].type.tensor_type.shape.dim][2]
+    c = [0, 4, 4 + info.nc, 4 + info.nc + k * d]
+    inits = {
+        "fl_starts": [c[0], c[1], c[2]], "fl_ends": [c[1], c[2], c[3]],
+        "fl_box_scale": np.array([w, h, w, h], np.float32).reshape(1, 1, 4),
+        "fl_kpt_scale": np.array(([w, h, 1.0] if d == 3 else [w, h]) * k, np.float32).reshape(1, 1, k * d),
+    }
+    for name, v in inits.items():
+        arr = np.asarray(v, np.int64 if "starts" in name or "ends" in name else np.float32)
+        g.initializer.append(numpy_helper.from_array(arr, name))
+    axes = numpy_helper.from_array(np.array([1], np.int64), "fl_axes")
+    g.initializer.append(axes)
+    nodes, outs = [], []
+    for i, (name, scale) in enumerate([("boxes", "fl_box_scale"), ("scores", None), ("landmarks", "fl_kpt_scale")]):
+        for nm, val in ((f"fl_s{i}", c[i]), (f"fl_e{i}", c[i + 1])):
+            g.initializer.append(numpy_helper.from_array(np.array([val], np.int64), nm))
+        nodes.append(helper.make_node("Slice", [src, f"fl_s{i}", f"fl_e{i}", "fl_axes"], [f"fl_sl{i}"]))
+        nodes.append(helper.make_node("Transpose", [f"fl_sl{i}"], [name if scale is None else f"fl_t{i}"], perm=[0, 2, 1]))
+        if scale:
+            nodes.append(helper.make_node("Div", [f"fl_t{i}", scale], [name]))
+        width = c[i + 1] - c[i]
+        outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, n, width]))
+    g.node.extend(nodes)
+    del g.output[:]
+    g.output.extend(outs)
+    return m

@@ -1,0 +1,64 @@
+"""Manifests and atomic writes: every artifact has a JSON record beside it, and nothing that
+looks whole is ever half written."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest_path(artifact: Path) -> Path:
+    return artifact.with_name(artifact.name + ".json")
+
+
+def read_manifest(artifact: Path) -> dict | None:
+    p = manifest_path(artifact)
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_json_atomic(path: Path, data) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_output(final: Path):
+    """Yield a temp path beside `final`; on success move it into place, on failure remove it
+    (the previous good artifact, if any, stays untouched)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.")) / final.name
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise RuntimeError(f"{final.name}: the stage wrote nothing")
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def is_current(artifact: Path, key: dict) -> bool:
+    """True when the artifact exists, is intact, and was made from the same inputs/options."""
+    m = read_manifest(artifact)
+    if not m or not artifact.exists() or m.get("key") != key:
+        return False
+    return artifact.is_dir() or m.get("sha256") == sha256(artifact)

@@ -1,0 +1,201 @@
+"""Run the PIPELINE for one checkpoint: caching, atomic writes, checks and manifests."""
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from compiler.manifest import atomic_output, is_current, read_manifest, sha256, write_json_atomic
+from compiler.stages import PIPELINE, STAGES, Stage, check, with_ancestors
+from eval.errors import UserError
+
+DEFAULT_TARGETS = tuple(s.name for s in PIPELINE)
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    imgsz: int | None = None            # None: the checkpoint's training size
+    opset: int = 17
+    targets: tuple = DEFAULT_TARGETS
+    verify_images: int = 8
+    verify_data: Path | None = None     # None: the default evaluation faces
+    calib_data: Path | None = None      # None: the default calibration faces
+    calib_n: int = 100
+    guard_images: int = 64
+
+    def __post_init__(self):
+        if self.imgsz is not None and (self.imgsz <= 0 or self.imgsz % 32):
+            raise ValueError(f"imgsz {self.imgsz} must be a positive multiple of the stride 32")
+        if not 7 <= self.opset <= 21:
+            raise ValueError(f"opset {self.opset} is outside 7..21")
+        with_ancestors(list(self.targets))
+
+
+@dataclass
+class StageResult:
+    stage: str
+    path: Path
+    cached: bool
+    seconds: float
+    report: dict = field(default_factory=dict)
+
+
+class Context:
+    """What stages share: options, the artifacts so far, and lazily built image sets."""
+
+    def __init__(self, source: Path, out: Path, opts: CompileOptions):
+        self.source, self.out, self.opts = source, out, opts
+        self.paths: dict[str, Path] = {"source": source}
+        self._calib = {}
+
+    def artifact(self, stage: str) -> Path:
+        return self.paths[stage]
+
+    @cached_property
+    def hw(self) -> tuple[int, int]:
+        from eval.artifact import describe
+
+        return describe(self.paths.get("onnx", self.source), self.opts.imgsz).spec.imgsz
+
+    def calibration(self, n: int | None = None):
+        from calib.select import CalibOptions, build_calibration
+        from eval.defaults import default_calib_data
+
+        n = n or self.opts.calib_n
+        if n not in self._calib:
+            src = self.opts.calib_data or default_calib_data()
+            self._calib[n] = build_calibration(Path(src), CalibOptions(n=n, imgsz=self.hw))
+        return self._calib[n]
+
+    def guard_dataset(self):
+        return self._guard_ds
+
+    @cached_property
+    def _guard_ds(self):
+        from eval.datasets import load_dataset
+        from eval.defaults import default_eval_data
+
+        ds = load_dataset(self.opts.verify_data or default_eval_data())
+        ds.samples = _spread(ds.samples, self.opts.guard_images)
+        return ds
+
+    @cached_property
+    def _verify_arrays(self):
+        import numpy as np
+
+        from eval.preprocess import preprocess, read_image
+
+        imgs = [read_image(s.image) for s in self._guard_ds.samples]
+        imgs = _spread([i for i in imgs if i is not None], self.opts.verify_images)
+        if not imgs:
+            raise UserError("verification: no readable face images")
+        return np.concatenate([preprocess(i, self.hw)[0] for i in imgs])
+
+    def verify_inputs(self):
+        return self._verify_arrays
+
+
+def _spread(items: list, n: int) -> list:
+    """n items evenly spread over the list (deterministic, covers the whole folder)."""
+    if len(items) <= n:
+        return list(items)
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
+def _key(stage: Stage, ctx: Context) -> dict:
+    parent = ctx.paths[stage.builds_from]
+    opts = {f: str(getattr(ctx.opts, f)) for f in stage.options}
+    return {"stage": stage.name, "parent_sha256": _digest(parent), "options": opts,
+            "checked_against_sha256": _digest(ctx.paths[stage.checks_against])}
+
+
+def _digest(p: Path) -> str:
+    if p.is_dir():  # a SavedModel folder: its manifest already names what made it
+        m = read_manifest(p)
+        return (m or {}).get("sha256", "")
+    return sha256(p)
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "ultralytics", "onnx", "onnxruntime", "onnxsim", "onnx2tf", "tensorflow-cpu", "tensorflow"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def run_stage(stage: Stage, ctx: Context) -> StageResult:
+    dst = ctx.out / stage.filename.format(stem=ctx.out.name)
+    key = _key(stage, ctx)
+    if is_current(dst, key):
+        ctx.paths[stage.name] = dst
+        return StageResult(stage.name, dst, True, 0.0, read_manifest(dst).get("report", {}))
+    t = time.perf_counter()
+    src, ref = ctx.paths[stage.builds_from], ctx.paths[stage.checks_against]
+    with atomic_output(dst) as tmp:
+        report = stage.build(src, tmp, ctx) or {}
+        report.update(check(stage, ref, tmp, ctx))
+    secs = round(time.perf_counter() - t, 2)
+    ctx.paths[stage.name] = dst
+    own = sha256(next(dst.glob("saved_model.pb"))) if dst.is_dir() else sha256(dst)
+    write_json_atomic(dst.with_name(dst.name + ".json"), {
+        "stage": stage.name, "artifact": dst.name, "parent": str(ref), "built_from": str(src), "key": key,
+        "options": asdict(ctx.opts), "sha256": own, "tool_versions": _versions(), "wall_seconds": secs,
+        "report": report, "layout": "split-norm-v1", "model": _model_json(ctx),
+    })
+    return StageResult(stage.name, dst, False, secs, report)
+
+
+def _model_json(ctx: Context) -> dict:
+    from eval.artifact import describe
+
+    spec = describe(ctx.paths.get("onnx", ctx.source), ctx.opts.imgsz).spec
+    return {"kpt_shape": list(spec.kpt_shape), "nc": spec.nc, "imgsz": list(spec.imgsz)}
+
+
+def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptions = CompileOptions(),
+                       progress: bool = True) -> list[StageResult]:
+    """Run every stage needed for opts.targets; unchanged inputs and options do no work."""
+    source = Path(source)
+    if not source.is_file():
+        raise UserError(f"{source}: no such checkpoint file")
+    if source.suffix not in (".pt", ".onnx"):
+        raise UserError(f"{source}: expected an ultralytics .pt checkpoint or an .onnx model")
+    from eval.defaults import BUILD
+
+    out = Path(out) if out else BUILD / source.stem.replace(".", "_")
+    _check_writable(out)
+    ctx = Context(source, out, opts)
+    stages = with_ancestors(list(opts.targets))
+    results = []
+    bar = _bar(stages, progress)
+    for stage in stages:
+        bar.set_description(f"compile {stage.name}")
+        results.append(run_stage(stage, ctx))
+        bar.update(1)
+    bar.close()
+    return results
+
+
+def _check_writable(out: Path) -> None:
+    import os
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out}: cannot create the output folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"{out}: output folder is not writable")
+
+
+def _bar(stages, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=len(stages), disable=not enabled, unit="stage", dynamic_ncols=True)

@@ -1,0 +1,97 @@
+"""The compile stages, each a small function (source path, output path, context) -> report,
+and the one visible PIPELINE list that composes them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from compiler import convert, export
+from compiler.guard import int8_with_guard
+from compiler.verify import compare_float
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    builds_from: str     # the stage whose artifact this one is made from ("source": the input)
+    filename: str        # formatted with {stem}
+    kind: str            # numeric kind the check expects: fp32, fp16, int8, or "-" (no check)
+    checks_against: str  # the stage whose artifact this one must match numerically
+    build: Callable      # (src, dst, ctx) -> dict (report for the manifest)
+    options: tuple = ()  # the option fields that change this stage's output (the cache key)
+
+
+def _export(src: Path, dst: Path, ctx) -> dict:
+    if src.suffix == ".onnx":
+        export.adopt_onnx(src, dst)
+        return {"from": "onnx"}
+    export.export_pt(src, dst, ctx.opts.imgsz, ctx.opts.opset)
+    return {"from": "pt", "opset": ctx.opts.opset}
+
+
+def _simplify(src: Path, dst: Path, ctx) -> dict:
+    return {"tool": convert.simplify(src, dst)}
+
+
+def _saved_model(src: Path, dst: Path, ctx) -> dict:
+    from calib.select import onnx2tf_sample
+
+    convert.onnx2tf_saved_model(src, dst, onnx2tf_sample(ctx.calibration()))
+    return {"tool": "onnx2tf"}
+
+
+def _tflite(kind: str):
+    def build(src: Path, dst: Path, ctx) -> dict:
+        convert.copy_tflite(src, dst, kind)
+        return {"tool": "onnx2tf"}
+    return build
+
+
+def _tflite_int8(io_dtype: str):
+    def build(src: Path, dst: Path, ctx) -> dict:
+        def make(out: Path, calib, per_channel: bool):
+            convert.quantize_tflite(src, out, calib.nhwc(), io_dtype, per_channel)
+        return int8_with_guard(make, dst, ctx, ctx.artifact("tflite_fp32"))
+    return build
+
+
+def _ort_int8(src: Path, dst: Path, ctx) -> dict:
+    def make(out: Path, calib, per_channel: bool):
+        convert.quantize_ort(src, out, calib.arrays, per_channel)
+    return int8_with_guard(make, dst, ctx, src)
+
+
+CALIB = ("calib_n", "calib_data")
+PIPELINE = [
+    Stage("onnx", "source", "{stem}.onnx", "fp32", "source", _export, ("imgsz", "opset")),
+    Stage("sim", "onnx", "{stem}.sim.onnx", "fp32", "onnx", _simplify),
+    Stage("saved_model", "sim", "{stem}_saved_model", "-", "sim", _saved_model),
+    Stage("tflite_fp32", "saved_model", "{stem}_fp32.tflite", "fp32", "sim", _tflite("float32")),
+    Stage("tflite_fp16", "saved_model", "{stem}_fp16.tflite", "fp16", "sim", _tflite("float16")),
+    Stage("tflite_int8", "saved_model", "{stem}_int8.tflite", "int8", "tflite_fp32", _tflite_int8("int8"), CALIB),
+    Stage("tflite_int8_fio", "saved_model", "{stem}_int8_fio.tflite", "int8", "tflite_fp32", _tflite_int8("float32"), CALIB),
+    Stage("ort_int8", "sim", "{stem}.int8.onnx", "int8", "sim", _ort_int8, CALIB),
+]
+STAGES = {s.name: s for s in PIPELINE}
+
+
+def check(stage: Stage, parent: Path, artifact: Path, ctx) -> dict:
+    """Numeric check of a float artifact against its parent (int8 stages check themselves)."""
+    if stage.kind in ("fp32", "fp16"):
+        return compare_float(parent, artifact, ctx.verify_inputs(), stage.kind)
+    return {}
+
+
+def with_ancestors(targets: list[str]) -> list[Stage]:
+    """The stages needed for targets, in pipeline order."""
+    need, todo = set(), list(targets)
+    while todo:
+        t = todo.pop()
+        if t == "source" or t in need:
+            continue
+        if t not in STAGES:
+            raise ValueError(f"unknown target {t!r}; known: {', '.join(STAGES)}")
+        need.add(t)
+        todo += [STAGES[t].builds_from, STAGES[t].checks_against]
+    return [s for s in PIPELINE if s.name in need]

@@ -1,0 +1,62 @@
+"""Every artifact is checked against its parent. Float artifacts tensor-to-tensor on the
+normalised outputs with tolerances declared here; quantised ones by landmark drift."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from eval.artifact import describe
+from eval.decode import standardise
+from eval.errors import UserError
+from eval.runtimes import get_runtime, runtimes_for
+
+#: Max absolute difference on normalised coordinates and scores (0..1), per numeric kind.
+TOLERANCES = {"fp32": 1e-4, "fp16": 5e-3}
+#: INT8 guard: anchor drift (percent of the inter-ocular distance) a quantised artifact may reach.
+INT8_DRIFT_LIMIT = 3.0
+
+
+class VerificationError(UserError):
+    """An artifact whose outputs differ from its parent's beyond tolerance."""
+
+
+def run_all(path: Path, inputs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Standardised (boxes, scores, landmarks) of a model for each input."""
+    art = describe(path)
+    rt = get_runtime(runtimes_for(path)[0])
+    rt.load(path, threads=2)
+    return [standardise(rt.run(x[None]), art.spec) for x in inputs]
+
+
+def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str) -> dict:
+    """Collect the largest difference of every output; raise one error naming the worst."""
+    tol = TOLERANCES[kind]
+    a, b = run_all(parent, inputs), run_all(child, inputs)
+    worst = {}
+    for name, i in (("boxes", 0), ("scores", 1), ("landmarks", 2)):
+        d = max(float(np.abs(pa[i][..., :2] - pb[i][..., :2]).max() if i == 2 else np.abs(pa[i] - pb[i]).max())
+                for pa, pb in zip(a, b))
+        worst[name] = d
+    name, d = max(worst.items(), key=lambda kv: kv[1])
+    report = {"check": f"max abs diff <= {tol:g} ({kind})", "images": len(inputs),
+              "max_abs_diff": {k: float(f"{v:.3g}") for k, v in worst.items()}}
+    if d > tol:
+        raise VerificationError(f"{child}: output '{name}' differs from {parent.name} by {d:.3g} (tolerance {tol:g} for {kind})")
+    return report
+
+
+def anchor_drift(parent: Path, child: Path, inputs: np.ndarray) -> dict:
+    """Landmark drift at the parent's most confident anchor of each image (percent of that
+    face's size): needs no labels and no detections, so it also works on untrained models."""
+    a, b = run_all(parent, inputs), run_all(child, inputs)
+    h, w = describe(parent).spec.imgsz
+    errs, flips = [], 0
+    for pa, pb in zip(a, b):
+        j = int(pa[1].max(1).argmax())
+        pp, pc = pa[2][j, :, :2] * (w, h), pb[2][j, :, :2] * (w, h)
+        size = max(np.sqrt(np.prod(np.ptp(pp, 0) + 1e-6)), 1.0)
+        errs.append(np.linalg.norm(pp - pc, axis=1).mean() / size * 100)
+        flips += int(abs(float(pa[1].max()) - float(pb[1][j].max())) > 0.1)
+    return {"anchor_drift_pct": round(float(np.mean(errs)), 3), "anchor_drift_p90": round(float(np.percentile(errs, 90)), 3),
+            "score_changes_over_0.1": flips, "images": len(inputs)}

@@ -1,0 +1,119 @@
+"""The one evaluation loop: the same preprocessing, decoder and metrics for every runtime."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eval.artifact import Artifact
+from eval.datasets import Dataset
+from eval.decode import DecodeOptions, Face, decode
+from eval.errors import UserError
+from eval.landmarks import common_points
+from eval.metrics import Summary, face_nme, match, summarise
+from eval.preprocess import preprocess, read_image
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    normaliser: str = "inter-ocular"
+    decode: DecodeOptions = DecodeOptions()
+    max_images: int | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.normaliser not in ("inter-ocular", "inter-pupil", "bbox"):
+            raise ValueError(f"unknown normaliser {self.normaliser!r}")
+
+
+@dataclass
+class EvalResult:
+    summary: Summary | None                       # None for unlabelled data
+    predictions: dict = field(default_factory=dict)  # image path -> list[Face]
+    skipped: list = field(default_factory=list)      # (name, reason)
+    invoke_s: float = 0.0                            # time inside runtime.run
+    overhead_s: float = 0.0                          # preprocess + decode + metrics
+    n_images: int = 0
+    ids68: list = field(default_factory=list)
+
+
+def point_mapping(model_points: int, data_points: int, source: str) -> tuple[list[int], list[int], list[int]]:
+    try:
+        m, d, ids = common_points(model_points, data_points)
+    except ValueError as e:
+        raise UserError(f"{source}: model has {model_points} landmarks, data has {data_points}: {e}") from None
+    if not ids:
+        raise UserError(f"{source}: model ({model_points} points) and data ({data_points} points) share no landmarks")
+    return m, d, ids
+
+
+def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOptions()) -> EvalResult:
+    """Run every image through runtime and score the decoded faces against the labels."""
+    k = art.spec.kpt_shape[0]
+    m_idx, d_idx, ids = point_mapping(k, ds.n_points, str(ds.root)) if ds.labelled else (list(range(k)), [], [])
+    res = EvalResult(None, skipped=list(ds.skipped), ids68=ids)
+    nmes, perrs = [], []
+    samples = ds.samples[: opts.max_images] if opts.max_images else ds.samples
+    for s in _progress(samples, f"{art.path.name} [{runtime.name}]", opts.progress):
+        t0 = time.perf_counter()
+        img = read_image(s.image)
+        if img is None:
+            res.skipped.append((str(s.image), "unreadable or corrupt image"))
+            continue
+        x, lb = preprocess(img, art.spec.imgsz)
+        t1 = time.perf_counter()
+        outs = runtime.run(x)
+        t2 = time.perf_counter()
+        faces = decode(outs, art.spec, lb, opts.decode)
+        res.predictions[str(s.image)] = faces
+        if ds.labelled:
+            gts = [g[d_idx] for g in s.faces]
+            preds = [f.points[m_idx] for f in faces]
+            for gi, pi in enumerate(match(gts, preds)):
+                if pi is None:
+                    nmes.append(float("inf"))
+                    continue
+                nme, err = face_nme(preds[pi], gts[gi], ids, opts.normaliser, s.faces[gi])
+                nmes.append(nme)
+                perrs.append(err)
+        res.n_images += 1
+        res.invoke_s += t2 - t1
+        res.overhead_s += (t1 - t0) + (time.perf_counter() - t2)
+    if ds.labelled:
+        if not nmes:
+            raise UserError(f"{ds.root}: no readable labelled images")
+        res.summary = summarise(nmes, perrs, ids)
+    return res
+
+
+def drift(child: dict, parent: dict, k: int, normaliser: str = "inter-ocular") -> tuple[float, int]:
+    """NME (percent) of an artifact's landmarks against its float parent's on the same images,
+    with the parent's faces as ground truth; needs no labels. Returns (nme, parent faces the
+    child missed)."""
+    ids = list(range(k))
+    if k in (51, 68):
+        from eval.landmarks import canonical_indices
+
+        ids = list(canonical_indices(k))
+    else:
+        normaliser = "bbox"
+    nmes, missed = [], 0
+    for img, pfaces in parent.items():
+        cfaces = child.get(img, [])
+        pts_p = [f.points for f in pfaces]
+        pts_c = [f.points for f in cfaces]
+        for gi, pi in enumerate(match(pts_p, pts_c)):
+            if pi is None:
+                missed += 1
+                continue
+            nmes.append(face_nme(pts_c[pi], pts_p[gi], ids, normaliser, pts_p[gi])[0])
+    return (round(float(np.mean(nmes) * 100), 3) if nmes else float("nan")), missed
+
+
+def _progress(items, desc: str, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", leave=False, dynamic_ncols=True)

@@ -1,0 +1,67 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eval.defaults import DEFAULT_MODEL, shared_faces  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline_env(tmp_path_factory):
+    os.environ.setdefault("FACELM_CACHE", str(tmp_path_factory.mktemp("cache")))
+    from compiler.offline import prepare
+
+    prepare()
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    s = shared_faces()
+    if s is None:
+        pytest.skip("../shared/data/faces is not beside the checkout")
+    return s
+
+
+@pytest.fixture(scope="session")
+def tiny51(tmp_path_factory) -> Path:
+    from tests.tiny import make_tiny_pose
+
+    return make_tiny_pose(tmp_path_factory.mktemp("ckpt") / "tiny51.pt", 51, imgsz=96)
+
+
+@pytest.fixture(scope="session")
+def tiny68(tmp_path_factory) -> Path:
+    from tests.tiny import make_tiny_pose
+
+    return make_tiny_pose(tmp_path_factory.mktemp("ckpt68") / "tiny68.pt", 68, imgsz=64, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tiny51, tmp_path_factory):
+    """The whole pipeline (float and INT8) on the tiny model, once per session."""
+    from compiler.pipeline import CompileOptions, compile_checkpoint
+
+    out = tmp_path_factory.mktemp("build") / "tiny51"
+    results = compile_checkpoint(tiny51, out, CompileOptions(calib_n=12, guard_images=12, verify_images=4),
+                                 progress=False)
+    return out, results
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    if not DEFAULT_MODEL.exists():
+        pytest.skip("the default model is not committed yet")
+    return DEFAULT_MODEL
+
+
+def run_cli(*args, timeout=900, env=None, prefix=()):
+    """Run cli.py in a fresh process: (exit code, stdout, stderr)."""
+    e = dict(os.environ, **(env or {}))
+    p = subprocess.run([*prefix, sys.executable, str(ROOT / "cli.py"), *map(str, args)], capture_output=True,
+                       text=True, timeout=timeout, env=e, cwd=ROOT)
+    return p.returncode, p.stdout, p.stderr

@@ -1,0 +1,33 @@
+"""Tiny pose checkpoints built from ultralytics' YAML: no weights, no downloads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, width: float = 0.125,
+                   seed: int = 0) -> Path:
+    """Save an untrained YOLOv8-pose checkpoint the way ultralytics' trainer does."""
+    from compiler.offline import prepare
+
+    prepare()
+    import torch
+    from ultralytics.nn.tasks import PoseModel, yaml_model_load
+
+    torch.manual_seed(seed)
+    cfg = yaml_model_load("yolov8n-pose.yaml")
+    cfg["scales"] = {"t": [0.33, width, 1024]}
+    cfg["scale"] = "t"
+    model = PoseModel(cfg, nc=nc, data_kpt_shape=(n_kpts, 3), verbose=False)
+    model.names = {i: f"face{i}" if i else "face" for i in range(nc)}
+    model.args = {"imgsz": imgsz, "task": "pose"}
+    model.task = "pose"
+    # Give BatchNorm non-trivial statistics so fusing and conversions are really exercised.
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.rand(2, 3, imgsz, imgsz))
+    model.eval()
+    ckpt = {"model": model.half(), "ema": None, "train_args": {"imgsz": imgsz, "task": "pose"}, "epoch": -1}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, path)
+    return path

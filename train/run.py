@@ -1,0 +1,45 @@
+"""`train`: a thin layer over ultralytics pose training, on CPU and offline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.offline import prepare
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    n_kpts: int = 51
+    imgsz: int = 224
+    epochs: int = 300
+    hours: float | None = None  # ultralytics re-plans the epoch count to fit this budget
+    batch: int = 16
+    model_yaml: str = "yolov8n-pose.yaml"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.n_kpts not in (51, 68):
+            raise ValueError(f"n_kpts must be 51 or 68, not {self.n_kpts}")
+        if self.imgsz % 32:
+            raise ValueError(f"imgsz {self.imgsz} is not a multiple of the stride 32")
+
+
+def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions) -> Path:
+    """Convert the face folders, train, and return the path of the best checkpoint."""
+    prepare()
+    from ultralytics import YOLO
+
+    from train.yolo_data import build_yolo_dataset
+
+    data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts)
+    model = YOLO(opts.model_yaml, task="pose")
+    extra = {"time": opts.hours} if opts.hours else {}
+    model.train(
+        data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, device="cpu",
+        workers=0, amp=False, plots=False, cache="ram", seed=opts.seed, deterministic=False,
+        project=str(out.resolve()), name="run", exist_ok=True, fliplr=0.5, verbose=False, **extra,
+    )
+    best = out / "run" / "weights" / "best.pt"
+    if not best.exists():
+        raise RuntimeError(f"{best}: training finished without a checkpoint")
+    return best

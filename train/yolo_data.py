@@ -1,0 +1,86 @@
+"""Turn labelled face folders into an ultralytics YOLO-pose dataset.
+
+Images are linked, never copied (the source data may carry a licence that forbids copies);
+labels are written as `cls cx cy w h (x y v)*K`, normalised, with the face box taken from the
+landmarks plus a margin, and the data YAML carries flip_idx so horizontal flips stay correct."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from eval.datasets import Dataset, load_dataset
+from eval.landmarks import canonical_indices, flip_indices
+
+BOX_MARGIN = 0.10  # fraction of the landmarks' width/height added on each side
+
+
+def face_box(points: np.ndarray, w: int, h: int, margin: float = BOX_MARGIN) -> np.ndarray:
+    """Box (x1, y1, x2, y2) around the landmarks, widened by margin and clipped to the image."""
+    lo, hi = points.min(0), points.max(0)
+    pad = (hi - lo) * margin
+    lo, hi = np.maximum(lo - pad, 0), np.minimum(hi + pad, [w, h])
+    return np.concatenate([lo, hi])
+
+
+def select_points(points68: np.ndarray, data_points: int, n_kpts: int) -> np.ndarray:
+    """Pick the model's keypoints (iBUG-68 order or its 51-point subset) out of a data face."""
+    data_ids = canonical_indices(data_points)
+    want = canonical_indices(n_kpts)
+    missing = [i for i in want if i not in data_ids]
+    if missing:
+        raise ValueError(f"the data has {data_points} points; a {n_kpts}-point model needs points it lacks")
+    return points68[[data_ids.index(i) for i in want]]
+
+
+def label_line(points: np.ndarray, box_points: np.ndarray, w: int, h: int) -> str:
+    """One YOLO-pose label row; points outside the image are marked invisible (0 0 0)."""
+    x1, y1, x2, y2 = face_box(box_points, w, h)
+    vals = [0, (x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h]
+    for x, y in points:
+        inside = 0 <= x < w and 0 <= y < h
+        vals += [x / w, y / h, 2] if inside else [0.0, 0.0, 0]
+    return " ".join(f"{v:.6f}" if isinstance(v, float) else str(v) for v in vals)
+
+
+def write_split(ds: Dataset, out: Path, split: str, n_kpts: int) -> int:
+    """Link a dataset's images under out/images/split and write labels; returns faces written."""
+    import cv2
+
+    img_dir, lbl_dir = out / "images" / split, out / "labels" / split
+    img_dir.mkdir(parents=True, exist_ok=True)
+    lbl_dir.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for s in ds.samples:
+        im = cv2.imread(str(s.image))
+        if im is None:
+            continue
+        h, w = im.shape[:2]
+        rows = [label_line(select_points(f, ds.n_points, n_kpts), f, w, h) for f in s.faces]
+        link = img_dir / s.image.name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(s.image.resolve(), link)
+        (lbl_dir / s.image.with_suffix(".txt").name).write_text("\n".join(rows) + "\n")
+        n += len(rows)
+    return n
+
+
+def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 51) -> Path:
+    """Write a YOLO-pose dataset from two labelled folders; returns the data YAML's path."""
+    import yaml
+
+    counts = {}
+    for split, src in (("train", train_dir), ("val", val_dir)):
+        ds = load_dataset(src)
+        if not ds.labelled:
+            raise ValueError(f"{src}: no landmark annotations found")
+        counts[split] = write_split(ds, out, split, n_kpts)
+    cfg = {
+        "path": str(out.resolve()), "train": "images/train", "val": "images/val",
+        "kpt_shape": [n_kpts, 3], "flip_idx": list(flip_indices(n_kpts)), "names": {0: "face"},
+    }
+    yaml_path = out / "data.yaml"
+    yaml_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return yaml_path
