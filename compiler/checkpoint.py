@@ -70,4 +70,4 @@ def load_pose_checkpoint(path: Path, imgsz: int | None = None):
 
 def _short(e: Exception) -> str:
     s = str(e).strip().splitlines()
-    return (s[0] if s else "")[:160]
+    return (s[0] if s else "no details")[:200]

@@ -171,16 +171,21 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
     from eval.defaults import BUILD
 
     out = Path(out) if out else BUILD / source.stem.replace(".", "_")
+    from eval.artifact import describe
+
+    describe(source, opts.imgsz)  # a bad checkpoint fails here, before anything is written
     _check_writable(out)
     ctx = Context(source, out, opts)
     stages = with_ancestors(list(opts.targets))
     results = []
     bar = _bar(stages, progress)
-    for stage in stages:
-        bar.set_description(f"compile {stage.name}")
-        results.append(run_stage(stage, ctx))
-        bar.update(1)
-    bar.close()
+    try:
+        for stage in stages:
+            bar.set_description(f"compile {stage.name}")
+            results.append(run_stage(stage, ctx))
+            bar.update(1)
+    finally:
+        bar.close()
     return results
 
 
@@ -198,4 +203,4 @@ def _check_writable(out: Path) -> None:
 def _bar(stages, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=len(stages), disable=not enabled, unit="stage", dynamic_ncols=True)
+    return tqdm(total=len(stages), disable=not enabled, unit="stage", dynamic_ncols=True, leave=False)

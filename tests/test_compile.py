@@ -1,0 +1,192 @@
+"""End-to-end compile on tiny models built from YAML: every stage, checks, manifests, cache."""
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from compiler.manifest import read_manifest, sha256
+from compiler.pipeline import CompileOptions, compile_checkpoint
+from eval.artifact import describe
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.converter
+FLOAT = ("onnx", "sim", "saved_model", "tflite_fp32", "tflite_fp16")
+MANIFEST_FIELDS = {"stage", "parent", "key", "options", "sha256", "tool_versions", "wall_seconds", "report"}
+
+
+def test_every_stage_runs_and_is_verified(tiny_build):
+    out, results = tiny_build
+    stages = [r.stage for r in results]
+    assert stages == [*FLOAT, "tflite_int8", "tflite_int8_fio", "ort_int8"]
+    for r in results:
+        assert r.path.exists() and not r.cached
+        m = read_manifest(r.path)
+        assert MANIFEST_FIELDS <= set(m), r.stage
+        if not r.path.is_dir():
+            assert m["sha256"] == sha256(r.path)
+    reports = {r.stage: r.report for r in results}
+    assert max(reports["tflite_fp32"]["max_abs_diff"].values()) <= 1e-4
+    assert max(reports["tflite_fp16"]["max_abs_diff"].values()) <= 5e-3
+    assert max(reports["onnx"]["max_abs_diff"].values()) <= 1e-4
+    assert not list(out.glob(".*")), "temporary folders left behind"
+
+
+def test_int8_artifacts_have_the_dtypes_they_claim(tiny_build):
+    out, _ = tiny_build
+    assert describe(out / "tiny51_int8.tflite").kind == "int8-int8-io"
+    assert describe(out / "tiny51_int8_fio.tflite").kind == "int8-float-io"
+    assert describe(out / "tiny51.int8.onnx").kind == "int8-qdq"
+    assert describe(out / "tiny51_fp16.tflite").kind == "fp16"
+    assert describe(out / "tiny51_fp32.tflite").kind == "fp32"
+    guard = read_manifest(out / "tiny51_int8.tflite")["report"]["guard"]
+    assert guard["attempts"] and {"remedy", "drift_nme", "anchor_drift_pct", "passed"} <= set(guard["attempts"][0])
+
+
+def test_split_head_matches_ultralytics_packed_head(tiny51):
+    """The exported split outputs are ultralytics' own decoded outputs, normalised."""
+    import torch
+
+    from compiler.checkpoint import load_pose_checkpoint
+    from compiler.head import SplitPoseModel
+    from eval.decode import ModelSpec, standardise
+
+    model, info = load_pose_checkpoint(tiny51)
+    x = torch.rand(1, 3, *info.imgsz)
+    head = model.model[-1]
+    head.export = True
+    packed = model(x)
+    head.export = False
+    split = [t.numpy() for t in SplitPoseModel(model, info.imgsz)(x)]
+    spec = ModelSpec(info.kpt_shape, info.nc, info.imgsz)
+    a, b = standardise([packed.numpy()], spec), standardise(split, spec)
+    inside = (a[2][..., :2] >= 0) & (a[2][..., :2] <= 1)  # the split head clips to 0..1
+    box_in = (a[0] >= 0) & (a[0] <= 1)
+    assert np.abs(a[0] - b[0])[box_in].max() < 1e-5 and np.abs(a[1] - b[1]).max() < 1e-6
+    assert np.all(b[0][~box_in] == np.clip(a[0][~box_in], 0, 1))
+    assert np.abs(a[2][..., :2] - b[2][..., :2])[inside].max() < 1e-5
+
+
+def test_rerun_is_cached_and_fast(tiny_build, tiny51):
+    out, _ = tiny_build
+    t = time.perf_counter()
+    again = compile_checkpoint(tiny51, out, CompileOptions(calib_n=12, guard_images=12, verify_images=4), progress=False)
+    assert all(r.cached for r in again)
+    assert time.perf_counter() - t < 2.0
+
+
+def test_68_points_float_chain(tiny68, tmp_path):
+    res = compile_checkpoint(tiny68, tmp_path / "t68", CompileOptions(targets=("tflite_fp32",), verify_images=2),
+                             progress=False)
+    assert [r.stage for r in res] == ["onnx", "sim", "saved_model", "tflite_fp32"]
+    assert describe(res[-1].path).spec.kpt_shape == (68, 3)
+
+
+def test_onnx_start_is_adopted(tiny_build, tmp_path):
+    out, _ = tiny_build
+    src = tmp_path / "given.onnx"
+    shutil.copy(out / "tiny51.onnx", src)
+    res = compile_checkpoint(src, tmp_path / "given", CompileOptions(targets=("sim",), verify_images=2), progress=False)
+    assert describe(res[-1].path).spec.kpt_shape == (51, 3)
+
+
+# --- bad input: one line, exit code 2, nothing half-written, good artifacts untouched -------
+
+def _one_line_error(code, err, *words):
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2, err
+    assert lines and lines[-1].startswith("error:") and "Traceback" not in err
+    for w in words:
+        assert w in lines[-1], lines[-1]
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path):
+    code, _, err = run_cli("compile", tmp_path / "nope.pt", "--out", tmp_path / "o1")
+    _one_line_error(code, err, "nope.pt", "no such")
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"PK\x03\x04 not really a checkpoint")
+    code, _, err = run_cli("compile", bad, "--out", tmp_path / "o2")
+    _one_line_error(code, err, "broken.pt", "not a readable")
+    assert not any((tmp_path / "o2").glob("*.onnx"))
+
+
+def test_truncated_checkpoint(tiny51, tmp_path):
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(tiny51.read_bytes()[: tiny51.stat().st_size // 2])
+    code, _, err = run_cli("compile", cut, "--out", tmp_path / "o")
+    _one_line_error(code, err, "cut.pt")
+
+
+def test_not_a_pose_model(tmp_path):
+    import torch
+    from ultralytics.nn.tasks import DetectionModel, yaml_model_load
+
+    cfg = yaml_model_load("yolov8n.yaml")
+    cfg["scales"] = {"t": [0.33, 0.125, 1024]}
+    cfg["scale"] = "t"
+    det = tmp_path / "det.pt"
+    torch.save({"model": DetectionModel(cfg, nc=1, verbose=False).half(), "train_args": {"imgsz": 64}}, det)
+    code, _, err = run_cli("compile", det, "--out", tmp_path / "o")
+    _one_line_error(code, err, "det.pt", "not a pose model")
+
+
+def test_bad_imgsz_and_unwritable_out(tiny51, tmp_path):
+    code, _, err = run_cli("compile", tiny51, "--imgsz", "100", "--out", tmp_path / "o")
+    _one_line_error(code, err, "100", "multiple")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        import os
+
+        if os.access(ro, os.W_OK):  # root ignores permissions: use a path under a file instead
+            (tmp_path / "afile").write_text("x")
+            target = tmp_path / "afile" / "out"
+        else:
+            target = ro / "out"
+        code, _, err = run_cli("compile", tiny51, "--out", target)
+        _one_line_error(code, err, "out")
+    finally:
+        ro.chmod(0o700)
+
+
+def test_failure_leaves_good_artifacts_untouched(tiny_build, tmp_path, monkeypatch):
+    """A stage that fails mid-write leaves the previous good artifact and manifest as they were."""
+    import compiler.stages as st
+
+    out, _ = tiny_build
+    work = tmp_path / "copy"
+    shutil.copytree(out, work)
+    before = {p.name: sha256(p) for p in work.glob("*.tflite")}
+    m_before = read_manifest(work / "copy_fp16.tflite") if (work / "copy_fp16.tflite").exists() else None
+
+    def boom(src, dst, ctx):
+        dst.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    stage = st.STAGES["tflite_fp16"]
+    monkeypatch.setitem(st.STAGES, "tflite_fp16", st.Stage(**{**stage.__dict__, "build": boom, "options": ("opset",)}))
+    monkeypatch.setattr(st, "PIPELINE", [st.STAGES.get(s.name, s) for s in st.PIPELINE])
+    with pytest.raises(RuntimeError):
+        compile_checkpoint(out / "tiny51.onnx", work, CompileOptions(targets=("tflite_fp16",), opset=16,
+                                                                      verify_images=2), progress=False)
+    assert {p.name: sha256(p) for p in work.glob("*.tflite")} == before
+    assert not list(work.glob(".*"))
+    if m_before:
+        assert read_manifest(work / "copy_fp16.tflite") == m_before
+
+
+def test_compile_runs_offline(tiny51, tmp_path):
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not available")
+    import subprocess
+
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot create a network namespace here")
+    code, out, err = run_cli("compile", tiny51, "--out", tmp_path / "off", "--targets", "tflite_fp16,ort_int8",
+                             "--calib-n", "8", prefix=("unshare", "-n"),
+                             env={"FACELM_CACHE": str(tmp_path / "cache")})
+    assert code == 0, err[-2000:]
+    assert (tmp_path / "off" / "off_fp16.tflite").exists() and (tmp_path / "off" / "off.int8.onnx").exists()
