@@ -79,5 +79,19 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, max_images, i
     run_score(paths, all_, build, data, runtimes, normaliser, threads, max_images, imgsz, out)
 
 
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("images", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for one .txt per image.")
+@click.option("--conf", type=float, default=0.25, show_default=True)
+def predict(model, images, out, conf):
+    """Write the challenge's 51-point .pts text files for IMAGES (a folder or a list file)."""
+    from eval.decode import DecodeOptions
+    from eval.predict import predict as run
+
+    r = run(model, images, out, DecodeOptions(conf=conf))
+    click.echo(f"wrote {r['written']} files to {out}" + (f"; {len(r['unreadable'])} unreadable" if r["unreadable"] else ""))
+
+
 if __name__ == "__main__":
     main()

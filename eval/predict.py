@@ -1,0 +1,40 @@
+"""`predict`: run one artifact over images and write the challenge's text files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from eval.artifact import describe
+from eval.datasets import IMAGE_EXTS
+from eval.decode import DecodeOptions, decode
+from eval.errors import UserError
+from eval.preprocess import preprocess, read_image
+from eval.runtimes import get_runtime, runtimes_for
+from eval.writer import write_predictions
+
+
+def list_images(src: Path) -> list[Path]:
+    """A folder of images, or a text file with one image path per line."""
+    src = Path(src)
+    if src.is_dir():
+        return sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+    if src.is_file():
+        return [Path(ln.strip()) for ln in src.read_text().splitlines() if ln.strip()]
+    raise UserError(f"{src}: no such image folder or list")
+
+
+def predict(model: Path, images: Path, out_dir: Path, opts: DecodeOptions = DecodeOptions(), threads: int = 1) -> dict:
+    """Returns {'written': n, 'unreadable': [...]}."""
+    art = describe(model)
+    rt = get_runtime(runtimes_for(model)[0])
+    rt.load(model, threads=threads)
+    written, bad = 0, []
+    for p in list_images(images):
+        img = read_image(p)
+        if img is None:
+            bad.append(str(p))
+            continue
+        x, lb = preprocess(img, art.spec.imgsz)
+        faces = decode(rt.run(x), art.spec, lb, opts)
+        write_predictions(p, [f.points for f in faces], Path(out_dir))
+        written += 1
+    return {"written": written, "unreadable": bad}

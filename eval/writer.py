@@ -1,0 +1,36 @@
+"""The challenge's output format: one text file per image, .pts layout, one block per face,
+51 points, faces ordered right to left, absolute pixels of the original image."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from eval.landmarks import IDX51_IN_68
+
+
+def to_51(points: np.ndarray) -> np.ndarray:
+    """A model's 68 or 51 points as the challenge's 51."""
+    if len(points) == 68:
+        return points[list(IDX51_IN_68)]
+    if len(points) == 51:
+        return points
+    raise ValueError(f"{len(points)} landmarks cannot be written as the challenge's 51")
+
+
+def format_pts(faces: list[np.ndarray]) -> str:
+    """Faces right to left (by the mean x of their points), one `{ }` block each."""
+    blocks = []
+    for pts in sorted(faces, key=lambda p: -float(np.mean(p[:, 0]))):
+        body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts)
+        blocks.append(f"version: 1\nn_points: {len(pts)}\n{{\n{body}\n}}\n")
+    return "".join(blocks)
+
+
+def write_predictions(image: Path, faces: list[np.ndarray], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dst = out_dir / (Path(image).stem + ".txt")
+    tmp = dst.with_suffix(".txt.tmp")
+    tmp.write_text(format_pts([to_51(f) for f in faces]))
+    tmp.replace(dst)
+    return dst

@@ -1,0 +1,60 @@
+"""The decoder reads both layouts identically, and the letterbox round-trips."""
+import numpy as np
+import pytest
+
+from eval.decode import DecodeOptions, ModelSpec, decode
+from eval.preprocess import letterbox, preprocess
+
+
+def _outputs(n=50, k=51, hw=(96, 128), seed=0):
+    rng = np.random.default_rng(seed)
+    h, w = hw
+    boxes = np.column_stack([rng.uniform(0.2, 0.8, n), rng.uniform(0.2, 0.8, n), rng.uniform(0.05, 0.3, (n, 2))])
+    scores = rng.uniform(0, 1, (n, 1))
+    kp = rng.uniform(0, 1, (n, k, 3))
+    split = [boxes[None].astype(np.float32), scores[None].astype(np.float32), kp.reshape(1, n, k * 3).astype(np.float32)]
+    pk = kp.copy()
+    pk[..., 0] *= w
+    pk[..., 1] *= h
+    packed = np.concatenate([boxes * [w, h, w, h], scores, pk.reshape(n, -1)], 1).T[None].astype(np.float32)
+    return split, packed
+
+
+def test_split_and_packed_layouts_decode_the_same():
+    spec = ModelSpec((51, 3), 1, (96, 128))
+    split, packed = _outputs()
+    img = np.zeros((300, 400, 3), np.uint8)
+    _, lb = letterbox(img, spec.imgsz)
+    a, b = decode(split, spec, lb), decode([packed], spec, lb)
+    assert len(a) == len(b) > 0
+    for fa, fb in zip(a, b):
+        assert np.allclose(fa.points, fb.points, atol=1e-3) and np.allclose(fa.box, fb.box, atol=1e-3)
+        assert fa.points.shape == (51, 2) and fa.score >= 0.25
+
+
+def test_thresholds_and_nms():
+    spec = ModelSpec((51, 3), 1, (96, 128))
+    split, _ = _outputs()
+    _, lb = letterbox(np.zeros((96, 128, 3), np.uint8), spec.imgsz)
+    assert decode(split, spec, lb, DecodeOptions(conf=1.0)) == []
+    many = decode(split, spec, lb, DecodeOptions(conf=0.0, iou=1.0))
+    few = decode(split, spec, lb, DecodeOptions(conf=0.0, iou=0.1))
+    assert len(few) < len(many)
+    with pytest.raises(ValueError):
+        DecodeOptions(conf=2)
+
+
+def test_letterbox_round_trip_and_ultralytics_equality():
+    from ultralytics.data.augment import LetterBox
+
+    rng = np.random.default_rng(0)
+    for h, w in [(300, 500), (512, 341), (64, 64), (97, 203)]:
+        img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+        ours, lb = letterbox(img, (160, 160))
+        theirs = LetterBox((160, 160), auto=False)(image=img)
+        assert np.array_equal(ours, theirs)
+        pts = rng.uniform(0, [w, h], (10, 2))
+        inp = pts * lb.gain_xy + lb.pad_xy
+        assert np.allclose(lb.to_original(inp), pts, atol=1e-6)
+    x, _ = preprocess(img, (160, 160))
+    assert x.shape == (1, 3, 160, 160) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
