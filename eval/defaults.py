@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "models" / "face51_yolov8n_224.pt"
+DEFAULT_MODEL = Path(os.environ.get("FACELM_MODEL", REPO / "models" / "face51_yolov8n_224.pt"))
 BUILD = Path(os.environ.get("FACELM_BUILD", "build"))
 
 
