@@ -93,5 +93,40 @@ def predict(model, images, out, conf):
     click.echo(f"wrote {r['written']} files to {out}" + (f"; {len(r['unreadable'])} unreadable" if r["unreadable"] else ""))
 
 
+@main.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.option("--n", "n", type=int, default=100, show_default=True, help="Images to select.")
+@click.option("--imgsz", type=int, default=224, show_default=True)
+def calib(folder, n, imgsz):
+    """Show which faces of FOLDER INT8 calibration would use (default: the default calibration faces)."""
+    from calib.select import CalibOptions, build_calibration, describe_selection
+    from eval.defaults import default_calib_data
+
+    cs = build_calibration(Path(folder or default_calib_data()), CalibOptions(n=n, imgsz=(imgsz, imgsz)))
+    click.echo(describe_selection(cs))
+
+
+@main.command()
+@click.option("--train", "train_dir", type=click.Path(path_type=Path), help="Labelled faces to train on.")
+@click.option("--val", "val_dir", type=click.Path(path_type=Path), help="Labelled faces to validate on.")
+@click.option("--kpts", type=click.Choice(["51", "68"]), default="51", show_default=True)
+@click.option("--imgsz", type=int, default=224, show_default=True)
+@click.option("--epochs", type=int, default=300, show_default=True)
+@click.option("--hours", type=float, default=None, help="Time budget; the epoch count is re-planned to fit.")
+@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
+def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, out):
+    """Train a YOLOv8n-pose face model on .pts folders (CPU, offline). Defaults: the shared faces."""
+    from eval.defaults import shared_faces
+    from train.run import TrainOptions, train as run
+
+    s = shared_faces()
+    if (train_dir is None or val_dir is None) and s is None:
+        raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
+    best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
+               TrainOptions(n_kpts=int(kpts), imgsz=imgsz, epochs=epochs, hours=hours, batch=batch))
+    click.echo(f"best checkpoint: {best}")
+
+
 if __name__ == "__main__":
     main()

@@ -124,3 +124,12 @@ def onnx2tf_sample(cs: CalibSet, n: int = 20, size: int = 128) -> np.ndarray:
     while len(out) < n:
         out.append(out[len(out) % len(cs.arrays)])
     return np.stack(out).astype(np.float32)
+
+
+def describe_selection(cs: CalibSet, show: int = 20) -> str:
+    """A short table of the chosen faces (selection order: the most different come first)."""
+    from tabulate import tabulate
+
+    rows = [[i + 1, Path(p).name, str(Path(p).parent)] for i, p in enumerate(cs.images[:show])]
+    more = f"\n... and {len(cs.images) - show} more" if len(cs.images) > show else ""
+    return f"{cs.note}\n" + tabulate(rows, headers=["#", "image", "folder"]) + more
