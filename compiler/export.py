@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from compiler.checkpoint import ModelInfo, load_pose_checkpoint
-from compiler.head import LAYOUT, OUTPUTS
+from compiler.layout import LAYOUT, OUTPUTS
 from eval.artifact import META_KEY
 from eval.errors import UserError
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Output names and layout, recorded in every artifact's metadata and manifest.
-LAYOUT = "split-norm-v1"
-OUTPUTS = ("boxes", "scores", "landmarks")  # [1,N,4] cxcywh, [1,N,nc], [1,N,K*D]; all in 0..1
+from compiler.layout import LAYOUT, OUTPUTS  # noqa: F401  (re-exported)
 
 
 class SplitPoseModel(nn.Module):

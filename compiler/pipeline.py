@@ -137,6 +137,9 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
     if is_current(dst, key):
         ctx.paths[stage.name] = dst
         return StageResult(stage.name, dst, True, 0.0, read_manifest(dst).get("report", {}))
+    from eval.profile import peak_rss_mb, reset_peak_rss
+
+    reset_peak_rss()
     t = time.perf_counter()
     src, ref = ctx.paths[stage.builds_from], ctx.paths[stage.checks_against]
     with atomic_output(dst) as tmp:
@@ -148,6 +151,7 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
     write_json_atomic(dst.with_name(dst.name + ".json"), {
         "stage": stage.name, "artifact": dst.name, "parent": str(ref), "built_from": str(src), "key": key,
         "options": asdict(ctx.opts), "sha256": own, "tool_versions": _versions(), "wall_seconds": secs,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "report": report, "layout": "split-norm-v1", "model": _model_json(ctx),
     })
     return StageResult(stage.name, dst, False, secs, report)
@@ -173,10 +177,12 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
     out = Path(out) if out else BUILD / source.stem.replace(".", "_")
     from eval.artifact import describe
 
-    describe(source, opts.imgsz)  # a bad checkpoint fails here, before anything is written
-    _check_writable(out)
     ctx = Context(source, out, opts)
     stages = with_ancestors(list(opts.targets))
+    first = stages[0]
+    if not is_current(out / first.filename.format(stem=out.name), _key(first, ctx)):
+        describe(source, opts.imgsz)  # a bad checkpoint fails here, before any folder is made
+    _check_writable(out)
     results = []
     bar = _bar(stages, progress)
     try:

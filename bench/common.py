@@ -1,0 +1,37 @@
+"""Shared helpers for the benchmarks: run a Python snippet in a fresh process and report its
+wall time and peak RSS, so rival paths are measured side by side in one run."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def run_measured(code: str, cwd: Path | None = None) -> dict:
+    """Run `code` in a child interpreter; returns wall seconds, child peak RSS (MB) and the
+    JSON the code printed last (if any)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", code], cwd=cwd or ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if p.returncode:
+        raise RuntimeError(f"benchmark child failed:\n{p.stderr[-3000:]}")
+    last = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    return {"wall_s": wall, "peak_rss_mb": max(rss, before) / 1024, "out": json.loads(last[-1]) if last else None}
+
+
+def default_checkpoint() -> Path:
+    from eval.defaults import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.exists():
+        sys.exit(f"{DEFAULT_MODEL} is missing: train it first (python cli.py train) or set FACELM_MODEL")
+    return DEFAULT_MODEL
