@@ -128,5 +128,36 @@ def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, out):
     click.echo(f"best checkpoint: {best}")
 
 
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("submission"), show_default=True)
+@click.option("--artifact", type=click.Choice(["int8", "int8_fio", "fp32", "fp16"]), default=None,
+              help="Which TFLite of a build folder (default: full-integer int8, else the next available).")
+@click.option("--verify", "verify", is_flag=True, help="SOURCE is a submission folder: verify it in a fresh venv.")
+@click.option("--images", type=click.Path(path_type=Path), help="Images for --verify (default: 8 default faces).")
+def package(source, out, artifact, verify, images):
+    """Write a challenge submission from a build folder or .tflite, or --verify one."""
+    if verify:
+        from compiler.package_verify import verify_package
+        from eval.predict import list_images
+
+        imgs = list_images(images) if images else _default_verify_images()
+        r = verify_package(source, imgs[:8] if not images else imgs)
+        click.echo(f"{source}: verified: {r['images']} images, {r['faces']} faces, "
+                   f"max landmark difference {r['max_px_diff']} px from the evaluator")
+        return
+    from compiler.package import build_package
+
+    folder = build_package(source, out, artifact)
+    click.echo(f"wrote {folder}/ and {folder.with_suffix('.zip')}")
+
+
+def _default_verify_images():
+    from eval.datasets import load_dataset
+    from eval.defaults import default_eval_data
+
+    return [s.image for s in load_dataset(default_eval_data()).samples]
+
+
 if __name__ == "__main__":
     main()

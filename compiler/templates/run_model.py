@@ -1,0 +1,50 @@
+"""Challenge runner: python run_model.py image_list.txt out_dir
+
+Writes one text file per image (.pts layout, 51 points per face, faces ordered right to
+left, absolute pixels). Preprocessing, decoding and the writer are the evaluator's own
+modules, vendored unchanged under vendor/."""
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "vendor"))
+
+from eval.decode import DecodeOptions, ModelSpec, decode  # noqa: E402
+from eval.preprocess import preprocess, read_image  # noqa: E402
+from eval.runtimes.tflite_rt import TfliteRuntime  # noqa: E402
+from eval.writer import write_predictions  # noqa: E402
+
+
+def main(argv):
+    if len(argv) != 3:
+        print("usage: python run_model.py image_list.txt out_dir", file=sys.stderr)
+        return 2
+    cfg = json.loads((HERE / "model.json").read_text())
+    model = HERE / cfg["model"]
+    if not model.is_file():
+        print(f"error: {model}: model file missing", file=sys.stderr)
+        return 2
+    spec = ModelSpec(tuple(cfg["kpt_shape"]), int(cfg["nc"]), tuple(cfg["imgsz"]))
+    opts = DecodeOptions(conf=cfg.get("conf", 0.25), iou=cfg.get("iou", 0.45))
+    rt = TfliteRuntime()
+    rt.load(model, threads=int(cfg.get("threads", 1)))
+    out = Path(argv[2])
+    images = [Path(ln.strip()) for ln in Path(argv[1]).read_text().splitlines() if ln.strip()]
+    bad = 0
+    for path in images:
+        img = read_image(path)
+        if img is None:  # still write a file, with no faces, so every image has its output
+            bad += 1
+            print(f"warning: {path}: unreadable image", file=sys.stderr)
+            write_predictions(path, [], out)
+            continue
+        x, lb = preprocess(img, spec.imgsz)
+        faces = decode(rt.run(x), spec, lb, opts)
+        write_predictions(path, [f.points for f in faces], out)
+    print(f"{len(images) - bad} images written to {out}" + (f", {bad} unreadable" if bad else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
