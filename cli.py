@@ -72,10 +72,14 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
 @click.option("--max-images", type=int, help="Score only the first N images.")
 @click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
-def score(paths, all_, build, data, runtimes, normaliser, threads, max_images, imgsz, out):
+@click.option("--update-baselines", is_flag=True,
+              help="Rescore the built-in model's build on the fixed face set and rewrite scores/baselines/.")
+def score(paths, all_, build, data, runtimes, normaliser, threads, max_images, imgsz, out, update_baselines):
     """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s)."""
-    from scores.cli_support import run_score
+    from scores.cli_support import run_score, update_baselines as update
 
+    if update_baselines:
+        return update(build)
     run_score(paths, all_, build, data, runtimes, normaliser, threads, max_images, imgsz, out)
 
 

@@ -46,3 +46,21 @@ def run_score(paths, all_, build, data, runtimes, normaliser, threads, max_image
     click.echo(score_table(rows))
     click.echo(f"\nsaved {out / 'scores.json'}, {written['md']}, {written['csv']}")
     return rows
+
+
+def update_baselines(build: Path | None) -> None:
+    """The only way baselines change: rescore, rewrite, and print what moved."""
+    from eval.defaults import BUILD, DEFAULT_MODEL
+    from scores.regression import regression_dataset, regression_rows, write_baselines
+    from scores.table import score_table
+
+    build = Path(build) if build else BUILD / DEFAULT_MODEL.stem
+    if not build.is_dir():
+        raise UserError(f"{build}: no build of the built-in model (run `python cli.py compile` first)")
+    rows = regression_rows(build)
+    errors = [r for r in rows if r.error]
+    if errors:
+        raise UserError(f"{errors[0].artifact} [{errors[0].runtime}]: {errors[0].error}; baselines not written")
+    click.echo(score_table(rows))
+    diff = write_baselines(rows, {"model": DEFAULT_MODEL.name, "dataset": regression_dataset().name})
+    click.echo("\nbaseline changes:\n" + ("\n".join(diff) if diff else "  none"))

@@ -59,6 +59,25 @@ def default_model() -> Path:
     return DEFAULT_MODEL
 
 
+@pytest.fixture(scope="session")
+def default_build(default_model, tmp_path_factory):
+    """The built-in model compiled to every artifact, once per session (or an existing build
+    named by FACELM_REGRESSION_BUILD, as tox's converter environment leaves it)."""
+    given = os.environ.get("FACELM_REGRESSION_BUILD")
+    out = Path(given) if given else tmp_path_factory.mktemp("default") / default_model.stem
+    try:
+        import onnx2tf  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        if not (out / f"{out.name}_int8.tflite").exists():
+            pytest.fail(f"{out}: no compiled build and no converter here; run `tox -e converter` first")
+        return out
+    from compiler.pipeline import CompileOptions, compile_checkpoint
+
+    compile_checkpoint(default_model, out, CompileOptions(), progress=False)
+    return out
+
+
 def run_cli(*args, timeout=900, env=None, prefix=()):
     """Run cli.py in a fresh process: (exit code, stdout, stderr)."""
     e = dict(os.environ, **(env or {}))

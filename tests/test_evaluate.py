@@ -22,15 +22,6 @@ def _subset(src, dst, n):
     return dst
 
 
-@pytest.fixture(scope="session")
-def default_build(default_model, tmp_path_factory):
-    from compiler.pipeline import CompileOptions, compile_checkpoint
-
-    out = tmp_path_factory.mktemp("dbuild") / "default"
-    compile_checkpoint(default_model, out, CompileOptions(targets=("tflite_fp32",), verify_images=4), progress=False)
-    return out
-
-
 @pytest.mark.pytorch
 @pytest.mark.shared_data
 def test_pytorch_runtime_equals_ultralytics_predict(default_model, faces):
@@ -62,7 +53,8 @@ def test_pytorch_runtime_equals_ultralytics_predict(default_model, faces):
 def test_onnx_and_its_fp32_tflite_score_the_same(default_build, faces, tmp_path):
     ds = load_dataset(_subset(faces / "afw", tmp_path / "afw40", 40))
     nmes = []
-    for name, runtime in (("default.sim.onnx", "onnxruntime"), ("default_fp32.tflite", "tflite")):
+    stem = default_build.name
+    for name, runtime in ((f"{stem}.sim.onnx", "onnxruntime"), (f"{stem}_fp32.tflite", "tflite")):
         rt = get_runtime(runtime)
         rt.load(default_build / name)
         nmes.append(evaluate(rt, describe(default_build / name), ds, EvalOptions(progress=False)).summary.nme)

@@ -44,12 +44,9 @@ def test_verify_passes_and_matches_evaluator(package, images):
     assert r["images"] == len(images) and r["max_px_diff"] <= 0.5
 
 
-def test_verify_on_a_trained_model_compares_real_landmarks(default_model, tmp_path, images):
-    from compiler.pipeline import CompileOptions, compile_checkpoint
-
-    compile_checkpoint(default_model, tmp_path / "b", CompileOptions(targets=("tflite_fp32",), verify_images=2),
-                       progress=False)
-    pkg = build_package(tmp_path / "b", tmp_path / "sub", "fp32")
+@pytest.mark.parametrize("which", ["int8", "fp32"])
+def test_verify_on_a_trained_model_compares_real_landmarks(default_build, tmp_path, images, which):
+    pkg = build_package(default_build, tmp_path / "sub", which)
     r = verify_package(pkg, images)
     assert r["faces"] >= len(images) - 1 and r["max_px_diff"] <= 0.5
 
