@@ -40,6 +40,7 @@ def simplify(src: Path, dst: Path) -> str:
 
 def _log(dst: Path) -> Path:
     """Converter chatter goes to build/<model>/convert.log (beside the final artifacts)."""
+    dst = dst.absolute()
     folder = dst.parent.parent if dst.parent.name.startswith(".") else dst.parent
     return folder / "convert.log"
 
@@ -109,7 +110,17 @@ def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dty
     dst.write_bytes(model)
 
 
-def quantize_ort(src: Path, dst: Path, calib_nchw: np.ndarray, per_channel: bool = True) -> None:
+def head_tail_nodes(model) -> list[str]:
+    """Names of the head's last 1x1 convolutions and of the decoding after them (the nodes
+    outside ultralytics' module names): what a float head keeps out of quantisation."""
+    import re
+
+    last_conv = re.compile(r"^/cv[234]\.\d+/cv[234]\.\d+\.2/")
+    return [n.name for n in model.graph.node
+            if last_conv.match(n.name) or not re.match(r"^/(model\.|cv[234]\.)", n.name)]
+
+
+def quantize_ort(src: Path, dst: Path, calib_nchw: np.ndarray, per_channel: bool = True, float_head: bool = False) -> None:
     """ONNX Runtime static INT8 (QDQ, symmetric int8 weights) fed by the calibration faces."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -123,10 +134,12 @@ def quantize_ort(src: Path, dst: Path, calib_nchw: np.ndarray, per_channel: bool
 
     import onnx
 
-    name = onnx.load(str(src), load_external_data=False).graph.input[0].name
+    model = onnx.load(str(src), load_external_data=False)
+    name = model.graph.input[0].name
+    exclude = head_tail_nodes(model) if float_head else []
     pre = dst.with_name(dst.stem + ".pre.onnx")
     with quiet(_log(dst)):
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_static(str(pre), str(dst), Reader(name), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, nodes_to_exclude=exclude)
     pre.unlink(missing_ok=True)

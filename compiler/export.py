@@ -76,9 +76,10 @@ def split_packed(m, info: ModelInfo):
         "fl_starts": [c[0], c[1], c[2]], "fl_ends": [c[1], c[2], c[3]],
         "fl_box_scale": np.array([w, h, w, h], np.float32).reshape(1, 1, 4),
         "fl_kpt_scale": np.array(([w, h, 1.0] if d == 3 else [w, h]) * k, np.float32).reshape(1, 1, k * d),
+        "fl_planar": np.array([p * d + c for c in range(d) for p in range(k)], np.int64),
     }
     for name, v in inits.items():
-        arr = np.asarray(v, np.int64 if "starts" in name or "ends" in name else np.float32)
+        arr = np.asarray(v, np.int64 if any(t in name for t in ("starts", "ends", "planar")) else np.float32)
         g.initializer.append(numpy_helper.from_array(arr, name))
     axes = numpy_helper.from_array(np.array([1], np.int64), "fl_axes")
     g.initializer.append(axes)
@@ -88,8 +89,11 @@ def split_packed(m, info: ModelInfo):
             g.initializer.append(numpy_helper.from_array(np.array([val], np.int64), nm))
         nodes.append(helper.make_node("Slice", [src, f"fl_s{i}", f"fl_e{i}", "fl_axes"], [f"fl_sl{i}"]))
         nodes.append(helper.make_node("Transpose", [f"fl_sl{i}"], [name if scale is None else f"fl_t{i}"], perm=[0, 2, 1]))
-        if scale:
+        if scale == "fl_box_scale":
             nodes.append(helper.make_node("Div", [f"fl_t{i}", scale], [name]))
+        elif scale:  # landmarks: normalise, then reorder interleaved (x, y, v) to planar
+            nodes.append(helper.make_node("Div", [f"fl_t{i}", scale], [f"fl_d{i}"]))
+            nodes.append(helper.make_node("Gather", [f"fl_d{i}", "fl_planar"], [name], axis=2))
         width = c[i + 1] - c[i]
         outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, n, width]))
     g.node.extend(nodes)

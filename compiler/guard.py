@@ -9,11 +9,15 @@ from compiler.verify import INT8_DRIFT_LIMIT, anchor_drift
 from eval.artifact import describe
 
 
-def _remedies(ctx):
-    """(label, calibration set, per_channel) in the order they are tried."""
-    yield "per-channel weights", ctx.calibration(), True
-    yield "per-tensor weights", ctx.calibration(), False
-    yield f"larger calibration set ({ctx.opts.calib_n * 2})", ctx.calibration(ctx.opts.calib_n * 2), True
+def _remedies(ctx, float_head: bool):
+    """(label, calibration set, per_channel, float head) in the order they are tried. Keeping the
+    head's last convolutions and its decoding in float is offered only where the format allows
+    it (ONNX Runtime QDQ); full-integer TFLite has no float islands by definition."""
+    yield "per-channel weights", ctx.calibration(), True, False
+    yield "per-tensor weights", ctx.calibration(), False, False
+    yield f"larger calibration set ({ctx.opts.calib_n * 2})", ctx.calibration(ctx.opts.calib_n * 2), True, False
+    if float_head:
+        yield "float head (last convolutions and decoding)", ctx.calibration(), True, True
 
 
 def guard_score(parent: Path, child: Path, ctx) -> dict:
@@ -51,12 +55,12 @@ def _badness(r: dict) -> tuple:
     return (r.get("child_missed", 0) + r["drift_missed"], r["drift_nme"] if r["parent_faces"] else r["anchor_drift_pct"])
 
 
-def int8_with_guard(make, dst: Path, ctx, parent: Path) -> dict:
-    """make(out_path, calib_set, per_channel) builds one attempt; the best one lands at dst."""
+def int8_with_guard(make, dst: Path, ctx, parent: Path, float_head: bool = False) -> dict:
+    """make(out_path, calib_set, per_channel, float_head) builds one attempt; the best lands at dst."""
     tried, best = [], None
-    for i, (label, calib, per_channel) in enumerate(_remedies(ctx)):
+    for i, (label, calib, per_channel, fh) in enumerate(_remedies(ctx, float_head)):
         out = dst.with_name(f"attempt{i}_{dst.name}")
-        make(out, calib, per_channel)
+        make(out, calib, per_channel, fh)
         r = {"remedy": label, "calibration_images": len(calib.images), **guard_score(parent, out, ctx)}
         r["kind"] = describe(out).kind
         r["passed"] = passes(r)

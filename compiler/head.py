@@ -1,7 +1,16 @@
-"""The INT8-friendly pose head: the trained ultralytics network with its decoding rewritten to
-give three separate outputs, every coordinate normalised to the input size and clipped to
-[0, 1]. Packing pixel coordinates (0..640) with 0..1 scores into one tensor is what makes
-full-integer pose exports lose their faces: one int8 scale cannot serve both."""
+"""The INT8-friendly pose head: the trained ultralytics network with its decoding rewritten.
+
+ultralytics' export packs boxes and keypoints in input pixels (0..640) with 0..1 scores in one
+tensor, and decodes as (raw * 2 + anchor - 0.5) * stride, whose middle term spans the whole
+grid, so a single int8 scale must cover ranges far wider than the result: full-integer pose
+exports lose their faces. Here:
+- three outputs, boxes [1,N,4] (cx, cy, w, h), scores [1,N,nc] and landmarks [1,N,3K] laid out
+  planar (x of every point, then y, then visibility), every coordinate divided by the input
+  size and clipped to [0, 1];
+- the decoding is raw * scale[n] + offset[n] with each anchor's stride and position folded
+  into constants, so every intermediate tensor already has the small range of the result;
+- only 3-D tensors, levels concatenated before decoding (onnx2tf re-lays out 4-D tensors as
+  images, and per-level 3-D tensors whose sizes coincide become ambiguous to it)."""
 from __future__ import annotations
 
 import torch
@@ -18,9 +27,27 @@ class SplitPoseModel(nn.Module):
         self.net = pose_model
         self.head = pose_model.model[-1]
         self.imgsz = imgsz
-        h, w = imgsz
-        self.register_buffer("box_scale", torch.tensor([w, h, w, h], dtype=torch.float32).view(1, 4, 1))
-        self.register_buffer("kpt_scale", torch.tensor([w, h], dtype=torch.float32).view(1, 1, 2, 1))
+        k, d = self.head.kpt_shape
+        # Planar keypoint channels: x of all points, then y, then visibility.
+        self.order = [p * d + c for c in range(d) for p in range(k)]
+        self.register_buffer("bins", torch.arange(self.head.reg_max, dtype=torch.float32).view(1, 1, -1))
+        ax, ay, s = self._anchors()
+        ih, iw = imgsz
+        for name, v in {"ax": ax / iw, "ay": ay / ih, "sx": s / iw, "sy": s / ih}.items():
+            self.register_buffer(name, v.view(1, 1, -1))
+
+    def _anchors(self):
+        """Anchor centres (input pixels) and strides of every level, in ultralytics' order."""
+        ih, iw = self.imgsz
+        xs, ys, ss = [], [], []
+        for st in self.head.stride.tolist():
+            h, w = int(ih // st), int(iw // st)
+            gy, gx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
+                                    indexing="ij")
+            xs.append((gx.reshape(-1) + 0.5) * st)
+            ys.append((gy.reshape(-1) + 0.5) * st)
+            ss.append(torch.full((h * w,), float(st)))
+        return torch.cat(xs), torch.cat(ys), torch.cat(ss)
 
     def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Run every layer before the head, routing inputs as ultralytics' own forward does."""
@@ -30,23 +57,24 @@ class SplitPoseModel(nn.Module):
                 x = saved[m.f] if isinstance(m.f, int) else [x if j == -1 else saved[j] for j in m.f]
             x = m(x)
             saved.append(x if m.i in self.net.save else None)
-        f = self.head.f
-        return [x if j == -1 else saved[j] for j in f]
+        return [x if j == -1 else saved[j] for j in self.head.f]
 
     def forward(self, image: torch.Tensor):
-        from ultralytics.utils.tal import make_anchors
-
         head = self.head
         feats = self._features(image)
-        raw = head.forward_head(feats, box_head=head.cv2, cls_head=head.cv3, pose_head=head.cv4)
-        anchors, strides = (a.transpose(0, 1) for a in make_anchors(feats, head.stride, 0.5))
-        boxes = head.decode_bboxes(head.dfl(raw["boxes"]), anchors.unsqueeze(0)) * strides
-        boxes = (boxes / self.box_scale).clamp(0, 1)
-        scores = raw["scores"].sigmoid()
         k, d = head.kpt_shape
-        kp = raw["kpts"].view(image.shape[0], k, d, -1)
-        xy = ((kp[:, :, :2] * 2.0 + (anchors - 0.5)) * strides / self.kpt_scale).clamp(0, 1)
-        kp = torch.cat((xy, kp[:, :, 2:3].sigmoid()), 2) if d == 3 else xy
-        n = kp.shape[-1]
-        return (boxes.permute(0, 2, 1), scores.permute(0, 2, 1),
-                kp.reshape(image.shape[0], k * d, n).permute(0, 2, 1))
+        r = head.reg_max
+        raw_box = torch.cat([head.cv2[i](f).flatten(2) for i, f in enumerate(feats)], 2)
+        raw_cls = torch.cat([head.cv3[i](f).flatten(2) for i, f in enumerate(feats)], 2)
+        raw_kpt = torch.cat([head.cv4[i](f).flatten(2) for i, f in enumerate(feats)], 2)[:, self.order]
+        # DFL expectation per side, in grid units (0..reg_max-1).
+        lt_x, lt_y, rb_x, rb_y = (torch.matmul(self.bins, raw_box[:, j * r:(j + 1) * r].softmax(1)) for j in range(4))
+        boxes = torch.cat([self.ax + (rb_x - lt_x) * (self.sx * 0.5), self.ay + (rb_y - lt_y) * (self.sy * 0.5),
+                           (lt_x + rb_x) * self.sx, (lt_y + rb_y) * self.sy], 1)
+        parts = [raw_kpt[:, :k] * (self.sx * 2) + (self.ax - self.sx * 0.5),
+                 raw_kpt[:, k:2 * k] * (self.sy * 2) + (self.ay - self.sy * 0.5)]
+        if d == 3:
+            parts.append(raw_kpt[:, 2 * k:].sigmoid())
+        kpts = torch.cat(parts, 1)
+        return (boxes.clamp(0, 1).permute(0, 2, 1), raw_cls.sigmoid().permute(0, 2, 1),
+                kpts.clamp(0, 1).permute(0, 2, 1))

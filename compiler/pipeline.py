@@ -174,7 +174,8 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
         raise UserError(f"{source}: expected an ultralytics .pt checkpoint or an .onnx model")
     from eval.defaults import BUILD
 
-    out = Path(out) if out else BUILD / source.stem.replace(".", "_")
+    out = (Path(out) if out else BUILD / source.stem.replace(".", "_")).absolute()
+    source = source.absolute()
     from eval.artifact import describe
 
     ctx = Context(source, out, opts)

@@ -50,16 +50,16 @@ def _tflite(kind: str):
 
 def _tflite_int8(io_dtype: str):
     def build(src: Path, dst: Path, ctx) -> dict:
-        def make(out: Path, calib, per_channel: bool):
+        def make(out: Path, calib, per_channel: bool, float_head: bool):
             convert.quantize_tflite(src, out, calib.nhwc(), io_dtype, per_channel)
         return int8_with_guard(make, dst, ctx, ctx.artifact("tflite_fp32"))
     return build
 
 
 def _ort_int8(src: Path, dst: Path, ctx) -> dict:
-    def make(out: Path, calib, per_channel: bool):
-        convert.quantize_ort(src, out, calib.arrays, per_channel)
-    return int8_with_guard(make, dst, ctx, src)
+    def make(out: Path, calib, per_channel: bool, float_head: bool):
+        convert.quantize_ort(src, out, calib.arrays, per_channel, float_head)
+    return int8_with_guard(make, dst, ctx, src, float_head=True)
 
 
 CALIB = ("calib_n", "calib_data")

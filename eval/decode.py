@@ -1,7 +1,7 @@
 """One decoder for every runtime: raw outputs -> faces in original-image pixels.
 
-Two layouts: this project's split head (boxes [1,N,4], scores [1,N,nc], landmarks [1,N,K*D],
-all normalised) and the packed [1, 4+nc+K*D, N] tensor of ultralytics' own exports (pixels)."""
+Two layouts: this project's split head (boxes [1,N,4], scores [1,N,nc], landmarks [1,N,K*D]
+planar: all x, all y, all visibility; everything normalised) and the packed [1, 4+nc+K*D, N] tensor of ultralytics' own exports (pixels)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,7 +61,8 @@ def standardise(outputs: list[np.ndarray], spec: ModelSpec) -> tuple[np.ndarray,
     by_width = {a.shape[-1]: a for a in arrs}
     if len(by_width) != 3 or 4 not in by_width or spec.nc not in by_width or k * d not in by_width:
         raise ValueError(f"outputs {[a.shape for a in arrs]} do not fit boxes/scores/landmarks of {k}x{d} points")
-    return by_width[4], by_width[spec.nc], by_width[k * d].reshape(-1, k, d)
+    # Planar landmarks: x of every point, then y, then visibility.
+    return by_width[4], by_width[spec.nc], by_width[k * d].reshape(-1, d, k).transpose(0, 2, 1)
 
 
 def decode(outputs: list[np.ndarray], spec: ModelSpec, lb: Letterbox, opts: DecodeOptions = DecodeOptions()) -> list[Face]:

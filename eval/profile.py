@@ -14,7 +14,14 @@ def onnx_cost(path: Path) -> tuple[float, float]:
     import onnx
     from onnx import numpy_helper, shape_inference
 
-    m = shape_inference.infer_shapes(onnx.load(str(path)))
+    m = shape_inference.infer_shapes(onnx.load(str(path)), data_prop=True)
+    if not _conv_shapes_known(m):  # an unsimplified export: shapes hide behind Shape->Reshape chains
+        try:
+            from onnxsim import simplify
+
+            m = shape_inference.infer_shapes(simplify(m)[0])
+        except ImportError:
+            return None, None  # no figure rather than a wrong one
     g = m.graph
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in list(g.value_info) + list(g.output) + list(g.input)}
@@ -42,6 +49,13 @@ def onnx_cost(path: Path) -> tuple[float, float]:
                 params += int(np.prod(w))
                 flops += 2 * int(np.prod(out)) * w[0 if n.op_type == "MatMul" else -1]
     return flops / 1e9, params / 1e6
+
+
+def _conv_shapes_known(m) -> bool:
+    g = m.graph
+    known = {v.name for v in list(g.value_info) + list(g.output)
+             if all(d.dim_value > 0 for d in v.type.tensor_type.shape.dim)}
+    return all(n.output[0] in known for n in g.node if n.op_type == "Conv")
 
 
 def tflite_cost(path: Path) -> tuple[float, float]:

@@ -77,7 +77,7 @@ def score_one(path: Path, runtime_name: str, ds: Dataset, opts: ScoreOptions, pr
         rt.load(path, threads=opts.threads[0])
         eo = EvalOptions(opts.normaliser, DecodeOptions(opts.conf, opts.iou), opts.max_images, opts.progress)
         res = evaluate(rt, art, ds, eo)
-        preds[(str(path), runtime_name)] = res.predictions
+        preds[(str(Path(path).resolve()), runtime_name)] = res.predictions
         x = _one_input(ds, art)
         lat = {}
         for th in opts.threads:
@@ -85,7 +85,7 @@ def score_one(path: Path, runtime_name: str, ds: Dataset, opts: ScoreOptions, pr
                 rt.load(path, threads=th)
             lat[th] = latency(rt.run, x, runs=opts.latency_runs)
         gflops, params = _cost(art, rt)
-        parent = str(art.parent) if art.parent else None
+        parent = str(Path(art.parent).resolve()) if art.parent else None
         d = None
         if parent and (parent, _runtime_of(parent, runtime_name)) in preds:
             d = drift(res.predictions, preds[(parent, _runtime_of(parent, runtime_name))], art.spec.kpt_shape[0], opts.normaliser)[0]

@@ -12,7 +12,8 @@ def _outputs(n=50, k=51, hw=(96, 128), seed=0):
     boxes = np.column_stack([rng.uniform(0.2, 0.8, n), rng.uniform(0.2, 0.8, n), rng.uniform(0.05, 0.3, (n, 2))])
     scores = rng.uniform(0, 1, (n, 1))
     kp = rng.uniform(0, 1, (n, k, 3))
-    split = [boxes[None].astype(np.float32), scores[None].astype(np.float32), kp.reshape(1, n, k * 3).astype(np.float32)]
+    planar = kp.transpose(0, 2, 1).reshape(1, n, k * 3)  # x of every point, then y, then visibility
+    split = [boxes[None].astype(np.float32), scores[None].astype(np.float32), planar.astype(np.float32)]
     pk = kp.copy()
     pk[..., 0] *= w
     pk[..., 1] *= h

@@ -27,6 +27,12 @@ def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, w
         for _ in range(2):
             model(torch.rand(2, 3, imgsz, imgsz))
     model.eval()
+    # ultralytics initialises every box-distribution bin to the same logit; a trained model's
+    # distributions are peaked. Near-uniform logits make the box expectation hypersensitive
+    # to float rounding, which no real checkpoint is, so give the bins a trained-like spread.
+    with torch.no_grad():
+        for seq in model.model[-1].cv2:
+            seq[-1].bias.copy_(torch.randn_like(seq[-1].bias) * 3.0)
     ckpt = {"model": model.half(), "ema": None, "train_args": {"imgsz": imgsz, "task": "pose"}, "epoch": -1}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, path)

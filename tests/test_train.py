@@ -1,0 +1,68 @@
+"""The .pts -> YOLO-pose conversion and a short training run on a handful of faces."""
+import cv2
+import numpy as np
+import pytest
+
+from eval.landmarks import FLIP51, FLIP68
+from train.yolo_data import face_box, label_line
+
+
+def _face68(rng):
+    """A face-like 68-point layout (left/right symmetric about x=50) plus noise."""
+    from eval.landmarks import FLIP68
+
+    pts = rng.uniform(20, 80, (68, 2))
+    for i, j in enumerate(FLIP68):
+        if i < j:
+            pts[j] = [100 - pts[i, 0], pts[i, 1]]
+        elif i == j:
+            pts[i, 0] = 50
+    return pts
+
+
+def test_box_from_points_has_margin_and_is_clipped():
+    pts = np.array([[10.0, 20.0], [50.0, 80.0]])
+    assert face_box(pts, 200, 200).tolist() == [6.0, 14.0, 54.0, 86.0]
+    assert face_box(pts, 52, 200).tolist()[2] == 52
+
+
+def test_flip_indices_round_trip_a_flipped_face_exactly():
+    rng = np.random.default_rng(0)
+    for flip, sl in ((FLIP68, slice(None)), (FLIP51, slice(17, None))):
+        pts = _face68(rng)[sl]
+        mirrored = pts.copy()
+        mirrored[:, 0] = 100 - mirrored[:, 0]
+        # a horizontal flip of the image, with points re-indexed by flip_idx, gives the same face
+        assert np.allclose(mirrored[list(flip)], pts)
+        twice = mirrored[list(flip)].copy()
+        twice[:, 0] = 100 - twice[:, 0]
+        assert np.allclose(twice[list(flip)], pts)
+
+
+def test_label_line_marks_points_outside_the_image_invisible():
+    pts = np.array([[10.0, 10.0], [120.0, 50.0]])
+    vals = label_line(pts, pts, 100, 100).split()
+    assert vals[0] == "0" and len(vals) == 5 + 6
+    assert vals[5:8] == ["0.100000", "0.100000", "2"] and vals[8:] == ["0.000000", "0.000000", "0"]
+
+
+@pytest.mark.slow
+def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
+    from train.run import TrainOptions, train
+
+    rng = np.random.default_rng(0)
+    for split in ("tr", "va"):
+        d = tmp_path / split
+        d.mkdir()
+        for i in range(6):
+            img = rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)
+            cv2.imwrite(str(d / f"{i}.jpg"), img)
+            pts = _face68(rng) * 0.8 + 5
+            (d / f"{i}.pts").write_text("{\n" + "\n".join(f"{x} {y}" for x, y in pts) + "\n}\n")
+    best = train(tmp_path / "tr", tmp_path / "va", tmp_path / "out", TrainOptions(imgsz=64, epochs=1, batch=4))
+    assert best.exists()
+    from eval.artifact import describe
+
+    assert describe(best).spec.kpt_shape == (51, 3)
+    data = (tmp_path / "out" / "dataset" / "data.yaml").read_text()
+    assert "flip_idx" in data and "kpt_shape" in data
