@@ -9,6 +9,11 @@ exports lose their faces. Here:
   size and clipped to [0, 1];
 - the decoding is raw * scale[n] + offset[n] with each anchor's stride and position folded
   into constants, so every intermediate tensor already has the small range of the result;
+  for keypoints the scale is folded further, into each level's last 1x1 convolution, so the
+  convolution itself outputs offsets from the anchor in units of KPT_REACH of the input, and
+  those are clipped to [-1, 1] (a clip the converter fuses into the convolution): without it,
+  far-off predictions of empty background anchors set the int8 range, and the faces' points
+  lost pixels to it;
 - only 3-D tensors, levels concatenated before decoding (onnx2tf re-lays out 4-D tensors as
   images, and per-level 3-D tensors whose sizes coincide become ambiguous to it)."""
 from __future__ import annotations
@@ -17,6 +22,10 @@ import torch
 from torch import nn
 
 from compiler.layout import LAYOUT, OUTPUTS  # noqa: F401  (re-exported)
+
+#: How far (fraction of the input size) a keypoint may lie from its anchor: a face as large as
+#: the input, centred off its anchor by a cell, still fits.
+KPT_REACH = 0.75
 
 
 class SplitPoseModel(nn.Module):
@@ -27,14 +36,31 @@ class SplitPoseModel(nn.Module):
         self.net = pose_model
         self.head = pose_model.model[-1]
         self.imgsz = imgsz
-        k, d = self.head.kpt_shape
-        # Planar keypoint channels: x of all points, then y, then visibility.
-        self.order = [p * d + c for c in range(d) for p in range(k)]
         self.register_buffer("bins", torch.arange(self.head.reg_max, dtype=torch.float32).view(1, 1, -1))
         ax, ay, s = self._anchors()
         ih, iw = imgsz
         for name, v in {"ax": ax / iw, "ay": ay / ih, "sx": s / iw, "sy": s / ih}.items():
             self.register_buffer(name, v.view(1, 1, -1))
+        n = len(self.head.cv4)
+        self.kpt_xy = nn.ModuleList(self._kpt_conv(i, xy=True) for i in range(n))
+        self.kpt_vis = nn.ModuleList(self._kpt_conv(i, xy=False) for i in range(n)) if self.head.kpt_shape[1] == 3 else None
+
+    def _kpt_conv(self, i: int, xy: bool) -> nn.Conv2d:
+        """Level i's last keypoint convolution cut to planar channels: xy (x of all points, then
+        y) scaled from half-strides to units of KPT_REACH, or the visibility logits as they are."""
+        k, d = self.head.kpt_shape
+        ih, iw = self.imgsz
+        st = float(self.head.stride[i])
+        src = self.head.cv4[i][-1]
+        rows = [p * d + c for c in range(2) for p in range(k)] if xy else [p * d + 2 for p in range(k)]
+        conv = nn.Conv2d(src.in_channels, len(rows), 1, bias=True)
+        scale = torch.ones(len(rows))
+        if xy:
+            scale[:k], scale[k:] = 2 * st / iw / KPT_REACH, 2 * st / ih / KPT_REACH
+        with torch.no_grad():
+            conv.weight.copy_(src.weight[rows] * scale.view(-1, 1, 1, 1))
+            conv.bias.copy_(src.bias[rows] * scale)
+        return conv
 
     def _anchors(self):
         """Anchor centres (input pixels) and strides of every level, in ultralytics' order."""
@@ -66,15 +92,15 @@ class SplitPoseModel(nn.Module):
         r = head.reg_max
         raw_box = torch.cat([head.cv2[i](f).flatten(2) for i, f in enumerate(feats)], 2)
         raw_cls = torch.cat([head.cv3[i](f).flatten(2) for i, f in enumerate(feats)], 2)
-        raw_kpt = torch.cat([head.cv4[i](f).flatten(2) for i, f in enumerate(feats)], 2)[:, self.order]
+        trunk = [head.cv4[i][:-1](f) for i, f in enumerate(feats)]
+        off = torch.cat([self.kpt_xy[i](t).clamp(-1, 1).flatten(2) for i, t in enumerate(trunk)], 2) * KPT_REACH
         # DFL expectation per side, in grid units (0..reg_max-1).
         lt_x, lt_y, rb_x, rb_y = (torch.matmul(self.bins, raw_box[:, j * r:(j + 1) * r].softmax(1)) for j in range(4))
         boxes = torch.cat([self.ax + (rb_x - lt_x) * (self.sx * 0.5), self.ay + (rb_y - lt_y) * (self.sy * 0.5),
                            (lt_x + rb_x) * self.sx, (lt_y + rb_y) * self.sy], 1)
-        parts = [raw_kpt[:, :k] * (self.sx * 2) + (self.ax - self.sx * 0.5),
-                 raw_kpt[:, k:2 * k] * (self.sy * 2) + (self.ay - self.sy * 0.5)]
+        parts = [off[:, :k] + (self.ax - self.sx * 0.5), off[:, k:] + (self.ay - self.sy * 0.5)]
         if d == 3:
-            parts.append(raw_kpt[:, 2 * k:].sigmoid())
+            parts.append(torch.cat([self.kpt_vis[i](t).flatten(2) for i, t in enumerate(trunk)], 2).sigmoid())
         kpts = torch.cat(parts, 1)
         return (boxes.clamp(0, 1).permute(0, 2, 1), raw_cls.sigmoid().permute(0, 2, 1),
                 kpts.clamp(0, 1).permute(0, 2, 1))

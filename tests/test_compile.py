@@ -185,8 +185,9 @@ def test_compile_runs_offline(tiny51, tmp_path):
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip("cannot create a network namespace here")
-    code, out, err = run_cli("compile", tiny51, "--out", tmp_path / "off", "--targets", "tflite_fp16,ort_int8",
+    code, out, err = run_cli("compile", tiny51, "--out", tmp_path / "off", "--targets", "tflite_fp16,tflite_int8,ort_int8",
                              "--calib-n", "8", prefix=("unshare", "-n"),
                              env={"FACELM_CACHE": str(tmp_path / "cache")})
     assert code == 0, err[-2000:]
-    assert (tmp_path / "off" / "off_fp16.tflite").exists() and (tmp_path / "off" / "off.int8.onnx").exists()
+    for name in ("off_fp16.tflite", "off_int8.tflite", "off.int8.onnx"):
+        assert (tmp_path / "off" / name).exists(), name
