@@ -84,3 +84,15 @@ def run_cli(*args, timeout=900, env=None, prefix=()):
     p = subprocess.run([*prefix, sys.executable, str(ROOT / "cli.py"), *map(str, args)], capture_output=True,
                        text=True, timeout=timeout, env=e, cwd=ROOT)
     return p.returncode, p.stdout, p.stderr
+
+
+def run_python(code: str, timeout=900, cwd=None) -> dict:
+    """Run code in a fresh interpreter and return the JSON it printed last. ultralytics'
+    predict/export/train import torchvision, which crashes in a process that has already
+    loaded TensorFlow (as the compile tests do), so those run apart."""
+    import json
+
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                       cwd=cwd or ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1])

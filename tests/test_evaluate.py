@@ -22,24 +22,37 @@ def _subset(src, dst, n):
     return dst
 
 
+PREDICT = """
+import json, sys
+from compiler.offline import prepare; prepare()
+from ultralytics import YOLO
+yolo = YOLO({model!r}, task="pose")
+out = {{}}
+for p in {images!r}:
+    r = yolo.predict(p, imgsz={imgsz!r}, conf=0.25, iou=0.45, verbose=False)[0]
+    out[p] = r.keypoints.xy.numpy().tolist()
+print(json.dumps(out))
+"""
+
+
 @pytest.mark.pytorch
 @pytest.mark.shared_data
 def test_pytorch_runtime_equals_ultralytics_predict(default_model, faces):
-    from ultralytics import YOLO
-
     from eval.decode import decode
     from eval.preprocess import preprocess, read_image
+    from tests.conftest import run_python
 
     art = describe(default_model)
     rt = get_runtime("pytorch")
     rt.load(default_model)
-    yolo = YOLO(str(default_model), task="pose")
+    images = [str(p) for p in sorted((faces / "afw").glob("*.jpg"))[:12]]
+    theirs = run_python(PREDICT.format(model=str(default_model), images=images, imgsz=list(art.spec.imgsz)))
     worst, compared = 0.0, 0
-    for img_path in sorted((faces / "afw").glob("*.jpg"))[:12]:
+    for img_path in images:
         img = read_image(img_path)
-        ours = decode(rt.run(preprocess(img, art.spec.imgsz)[0]), art.spec, preprocess(img, art.spec.imgsz)[1])
-        theirs = yolo.predict(img, imgsz=list(art.spec.imgsz), conf=0.25, iou=0.45, verbose=False)[0]
-        kp = theirs.keypoints.xy.numpy()
+        x, lb = preprocess(img, art.spec.imgsz)
+        ours = decode(rt.run(x), art.spec, lb)
+        kp = np.asarray(theirs[img_path]).reshape(-1, art.spec.kpt_shape[0], 2)
         assert len(ours) == len(kp)
         for f in ours:
             d = np.abs(kp - f.points[None]).max(axis=(1, 2)).min()
@@ -126,15 +139,16 @@ def test_keypoint_mismatch_and_empty_data_fail_cleanly(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.tflite
-def test_ultralytics_packed_tflite_scores(tiny51, tmp_path, monkeypatch):
+def test_ultralytics_packed_tflite_scores(tiny51, tmp_path):
     """A team's existing best_float32.tflite, made by ultralytics' own export, scores as is."""
-    from ultralytics import YOLO
+    from tests.conftest import run_python
 
-    monkeypatch.chdir(tmp_path)
     np.save(tmp_path / "calibration_image_sample_data_20x128x128x3_float32.npy",
             np.random.default_rng(0).uniform(0, 1, (20, 128, 128, 3)).astype(np.float32))
     shutil.copy(tiny51, tmp_path / "team.pt")
-    YOLO(str(tmp_path / "team.pt"), task="pose").export(format="saved_model", imgsz=96)
+    run_python("import json\nfrom compiler.offline import prepare; prepare()\nfrom ultralytics import YOLO\n"
+               f"YOLO({str(tmp_path / 'team.pt')!r}, task='pose').export(format='saved_model', imgsz=96)\n"
+               "print(json.dumps({}))", cwd=tmp_path)
     tfl = next(tmp_path.glob("team_saved_model/*_float32.tflite"))
     art = describe(tfl)
     assert art.layout == "packed" and art.spec.kpt_shape == (51, 3)

@@ -48,8 +48,6 @@ def test_label_line_marks_points_outside_the_image_invisible():
 
 @pytest.mark.slow
 def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
-    from train.run import TrainOptions, train
-
     rng = np.random.default_rng(0)
     for split in ("tr", "va"):
         d = tmp_path / split
@@ -59,7 +57,14 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
             cv2.imwrite(str(d / f"{i}.jpg"), img)
             pts = _face68(rng) * 0.8 + 5
             (d / f"{i}.pts").write_text("{\n" + "\n".join(f"{x} {y}" for x, y in pts) + "\n}\n")
-    best = train(tmp_path / "tr", tmp_path / "va", tmp_path / "out", TrainOptions(imgsz=64, epochs=1, batch=4))
+    from pathlib import Path
+
+    from tests.conftest import run_python
+
+    code = ("import json\nfrom pathlib import Path\nfrom train.run import TrainOptions, train\n"
+            f"b = train(Path({str(tmp_path / 'tr')!r}), Path({str(tmp_path / 'va')!r}), Path({str(tmp_path / 'out')!r}), "
+            "TrainOptions(imgsz=64, epochs=1, batch=4))\nprint(json.dumps({'best': str(b)}))")
+    best = Path(run_python(code)["best"])
     assert best.exists()
     from eval.artifact import describe
 
