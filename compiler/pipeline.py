@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from compiler.manifest import atomic_output, is_current, read_manifest, sha256, write_json_atomic
-from compiler.stages import PIPELINE, STAGES, Stage, check, with_ancestors
+from compiler.stages import PIPELINE, Stage, check, with_ancestors
 from eval.errors import UserError
 
 DEFAULT_TARGETS = tuple(s.name for s in PIPELINE)

@@ -5,6 +5,7 @@ Every reader returns a Dataset of Samples; malformed annotations are skipped and
 (name and reason), never raised, so one bad file cannot stop an evaluation."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +137,7 @@ def read_yolo_pose(images: Path, kpt_shape: tuple[int, int] | None = None) -> Da
     """ultralytics YOLO-pose layout: .../images/x.jpg with .../labels/x.txt (normalised)."""
     pairs = []
     for img in sorted(p for p in images.rglob("*") if p.suffix.lower() in IMAGE_EXTS):
-        lbl = Path(str(img).replace(f"{_sep()}images{_sep()}", f"{_sep()}labels{_sep()}")).with_suffix(".txt")
+        lbl = Path(str(img).replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}")).with_suffix(".txt")
         if not lbl.exists():
             continue
         h, w = _image_hw(img)
@@ -145,11 +146,6 @@ def read_yolo_pose(images: Path, kpt_shape: tuple[int, int] | None = None) -> Da
         except ValueError as e:
             pairs.append((lbl, None, str(e)))
     return _collect(pairs, images.parent.name, images)
-
-
-def _sep() -> str:
-    import os
-    return os.sep
 
 
 def _image_hw(img: Path) -> tuple[int, int]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from eval.artifact import Artifact
 from eval.datasets import Dataset
-from eval.decode import DecodeOptions, Face, decode
+from eval.decode import DecodeOptions, decode
 from eval.errors import UserError
 from eval.landmarks import common_points
 from eval.metrics import Summary, face_nme, match, summarise

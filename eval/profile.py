@@ -12,7 +12,7 @@ def onnx_cost(path: Path) -> tuple[float, float]:
     """(GFLOPs, million parameters) of the Conv/Gemm/MatMul nodes of an ONNX graph; weights
     behind DequantizeLinear (QDQ models) are followed to their int8 initialisers."""
     import onnx
-    from onnx import numpy_helper, shape_inference
+    from onnx import shape_inference
 
     m = shape_inference.infer_shapes(onnx.load(str(path)), data_prop=True)
     if not _conv_shapes_known(m):  # an unsimplified export: shapes hide behind Shape->Reshape chains

@@ -64,7 +64,6 @@ def write_tables(rows, out_dir) -> dict:
     import io
     from pathlib import Path
 
-    from compiler.manifest import write_json_atomic  # noqa: F401  (same atomic rule)
     from scores.records import COLUMNS
 
     out_dir = Path(out_dir)

@@ -1,5 +1,4 @@
 """End-to-end compile on tiny models built from YAML: every stage, checks, manifests, cache."""
-import json
 import shutil
 import time
 
