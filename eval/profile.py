@@ -120,6 +120,16 @@ def reset_peak_rss() -> None:
         pass
 
 
+def current_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def peak_rss_mb() -> float:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

@@ -34,7 +34,7 @@ class ScoreRow:
     ms_1t: float | None = None        # median latency, 1 thread
     p90_1t: float | None = None
     ms_2t: float | None = None
-    peak_rss_mb: float | None = None
+    peak_rss_mb: float | None = None  # peak resident memory this row added to the process (load + run)
     eval_overhead: float | None = None  # (preprocess + decode + metrics) / invoke time
     regions: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
@@ -56,7 +56,7 @@ COLUMNS = {
     "nme": ("NME% ↓", True), "fr10": ("FR@0.10% ↓", True), "auc10": ("AUC@0.10 ↑", False),
     "miss": ("miss% ↓", True), "drift": ("drift% ↓", True), "gflops": ("GFLOPs ↓", True),
     "size_mb": ("MB ↓", True), "ms_1t": ("ms 1t ↓", True), "ms_2t": ("ms 2t ↓", True),
-    "peak_rss_mb": ("RSS MB ↓", True), "error": ("error", None),
+    "peak_rss_mb": ("+RSS MB ↓", True), "error": ("error", None),
 }
 
 

@@ -11,7 +11,8 @@ from eval.datasets import Dataset
 from eval.decode import DecodeOptions
 from eval.errors import UserError
 from eval.evaluate import EvalOptions, drift, evaluate
-from eval.profile import file_mb, latency, onnx_cost, peak_rss_mb, reset_peak_rss, tflite_cost, torch_cost
+from eval.profile import (current_rss_mb, file_mb, latency, onnx_cost, peak_rss_mb, reset_peak_rss, tflite_cost,
+                          torch_cost)
 from eval.runtimes import get_runtime, runtimes_for
 from scores.records import ScoreRow
 
@@ -69,6 +70,8 @@ def score_one(path: Path, runtime_name: str, ds: Dataset, opts: ScoreOptions, pr
     """One row; any failure becomes the row's error instead of stopping the table."""
     base = dict(artifact=str(path), runtime=runtime_name, dataset=ds.name)
     try:
+        gc.collect()
+        start_mb = current_rss_mb()
         reset_peak_rss()
         art = describe(path, opts.imgsz)
         rt = get_runtime(runtime_name)
@@ -98,7 +101,7 @@ def score_one(path: Path, runtime_name: str, ds: Dataset, opts: ScoreOptions, pr
                         gflops=gflops, params_m=params, size_mb=file_mb(path),
                         ms_1t=lat[opts.threads[0]][0], p90_1t=lat[opts.threads[0]][1],
                         ms_2t=lat[opts.threads[-1]][0] if len(opts.threads) > 1 else None,
-                        peak_rss_mb=peak_rss_mb(), eval_overhead=res.overhead_s / max(res.invoke_s, 1e-9),
+                        peak_rss_mb=peak_rss_mb() - start_mb, eval_overhead=res.overhead_s / max(res.invoke_s, 1e-9),
                         regions=s.regions if s else {}, skipped=[list(x) for x in res.skipped])
     except UserError as e:
         if "landmarks, data has" in str(e) or "share no landmarks" in str(e):
