@@ -25,6 +25,8 @@ def run_all(path: Path, inputs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray
     """Standardised (boxes, scores, landmarks) of a model for each input."""
     art = describe(path)
     rt = get_runtime(runtimes_for(path)[0])
+    if rt.name == "pytorch":  # a checkpoint runs at the size being compiled, not its training size
+        rt.imgsz = tuple(inputs.shape[2:4])
     rt.load(path, threads=2)
     return [standardise(rt.run(x[None]), art.spec) for x in inputs]
 

@@ -82,6 +82,12 @@ def test_68_points_float_chain(tiny68, tmp_path):
     assert describe(res[-1].path).spec.kpt_shape == (68, 3)
 
 
+def test_compile_at_another_size_than_training(tiny51, tmp_path):
+    res = compile_checkpoint(tiny51, tmp_path / "s128", CompileOptions(imgsz=128, targets=("onnx",), verify_images=2),
+                             progress=False)
+    assert describe(res[-1].path).spec.imgsz == (128, 128)
+
+
 def test_onnx_start_is_adopted(tiny_build, tmp_path):
     out, _ = tiny_build
     src = tmp_path / "given.onnx"
