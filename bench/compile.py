@@ -47,11 +47,11 @@ def main():
 
     summary = []
     for s in map(int, args.sizes.split(",")):
-        out = Path(args.out) / f"ours{s}"
+        out = Path(args.out).resolve() / f"ours{s}"
         shutil.rmtree(out, ignore_errors=True)
         ours = run_measured(OURS.format(ckpt=str(ckpt), out=str(out), s=s))
         rerun = run_measured(OURS.format(ckpt=str(ckpt), out=str(out), s=s))
-        work = Path(args.out) / f"ultralytics{s}"
+        work = Path(args.out).resolve() / f"ultralytics{s}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         local = work / ckpt.name

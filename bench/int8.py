@@ -42,7 +42,7 @@ def main():
     from scores.table import score_table
     from train.yolo_data import build_yolo_dataset
 
-    ckpt, s, out = default_checkpoint(), args.imgsz, Path(args.out)
+    ckpt, s, out = default_checkpoint(), args.imgsz, Path(args.out).resolve()
     ours = compile_checkpoint(ckpt, out / f"ours{s}", CompileOptions(imgsz=s), progress=True)
     faces = shared_faces()
     data = build_yolo_dataset(faces / "helen_train", faces / "afw", out / "yolo_data", 51)
