@@ -149,12 +149,17 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
     ctx.paths[stage.name] = dst
     own = sha256(next(dst.glob("saved_model.pb"))) if dst.is_dir() else sha256(dst)
     write_json_atomic(dst.with_name(dst.name + ".json"), {
-        "stage": stage.name, "artifact": dst.name, "parent": str(ref), "built_from": str(src), "key": key,
+        "stage": stage.name, "artifact": dst.name, "parent": _rel(ref, dst), "built_from": _rel(src, dst), "key": key,
         "options": asdict(ctx.opts), "sha256": own, "tool_versions": _versions(), "wall_seconds": secs,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "report": report, "layout": "split-norm-v1", "model": _model_json(ctx),
     })
     return StageResult(stage.name, dst, False, secs, report)
+
+
+def _rel(p: Path, artifact: Path) -> str:
+    """A sibling by name (so a build folder can be moved or copied whole), else the full path."""
+    return p.name if p.parent == artifact.parent else str(p)
 
 
 def _model_json(ctx: Context) -> dict:

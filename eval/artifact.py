@@ -31,7 +31,7 @@ def describe(path: Path, imgsz: int | None = None) -> Artifact:
     if not path.is_file():
         raise UserError(f"{path}: no such artifact")
     manifest = _manifest(path)
-    parent = Path(manifest["parent"]) if manifest and manifest.get("parent") else None
+    parent = (path.parent / manifest["parent"]) if manifest and manifest.get("parent") else None
     try:
         if path.suffix == ".pt":
             from compiler.checkpoint import load_pose_checkpoint

@@ -44,9 +44,9 @@ def find_artifacts(build: Path) -> list[Path]:
     found = [p for p in build.rglob("*") if p.suffix in (".onnx", ".tflite") and p.is_file()
              and not any(part.endswith("_saved_model") or part.startswith(".") for part in p.relative_to(build).parts)]
     for m in build.rglob("*.onnx.json"):
-        src = json.loads(m.read_text()).get("built_from", "")
-        if src.endswith(".pt") and Path(src).is_file():
-            found.append(Path(src))
+        src = m.parent / json.loads(m.read_text()).get("built_from", "")  # absolute stays absolute
+        if src.suffix == ".pt" and src.is_file():
+            found.append(src)
     if not found:
         raise UserError(f"{build}: no .pt, .onnx or .tflite artifacts found")
     return sorted(set(found), key=_order)
