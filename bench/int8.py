@@ -20,7 +20,7 @@ from compiler.offline import prepare; prepare()
 from calib.select import CalibOptions, build_calibration, onnx2tf_sample
 from eval.defaults import default_calib_data
 np.save("calibration_image_sample_data_20x128x128x3_float32.npy",
-        onnx2tf_sample(build_calibration(default_calib_data(), CalibOptions(n=20, imgsz=(128, 128)))))
+        onnx2tf_sample(build_calibration(default_calib_data(), CalibOptions(n=20, imgsz=(128, 128))).arrays))
 from ultralytics import YOLO
 YOLO({ckpt!r}, task="pose").export(format="saved_model", imgsz={s}, quantize=8, data={data!r})
 print(json.dumps({{"ok": True}}))

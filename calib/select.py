@@ -118,11 +118,12 @@ def build_calibration(source: Path, opts: CalibOptions, cache_dir: Path | None =
     return cs
 
 
-def onnx2tf_sample(cs: CalibSet, n: int = 20, size: int = 128) -> np.ndarray:
-    """The 20x128x128x3 array onnx2tf wants for its own checks, made from the chosen faces."""
-    out = [cv2.resize(a.transpose(1, 2, 0), (size, size), interpolation=cv2.INTER_AREA) for a in cs.arrays[:n]]
+def onnx2tf_sample(arrays: np.ndarray, n: int = 20, size: int = 128) -> np.ndarray:
+    """The 20x128x128x3 array onnx2tf wants for its own checks, made from real faces
+    (preprocessed NCHW model inputs, repeated when there are fewer than n)."""
+    out = [cv2.resize(a.transpose(1, 2, 0), (size, size), interpolation=cv2.INTER_AREA) for a in arrays[:n]]
     while len(out) < n:
-        out.append(out[len(out) % len(cs.arrays)])
+        out.append(out[len(out) % len(arrays)])
     return np.stack(out).astype(np.float32)
 
 

@@ -37,7 +37,8 @@ def _simplify(src: Path, dst: Path, ctx) -> dict:
 def _saved_model(src: Path, dst: Path, ctx) -> dict:
     from calib.select import onnx2tf_sample
 
-    convert.onnx2tf_saved_model(src, dst, onnx2tf_sample(ctx.calibration()))
+    # The verification faces serve: selecting a calibration set here would cost seconds.
+    convert.onnx2tf_saved_model(src, dst, onnx2tf_sample(ctx.verify_inputs()))
     return {"tool": "onnx2tf"}
 
 

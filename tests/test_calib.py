@@ -38,7 +38,7 @@ def test_selection_is_cached_and_deterministic(tmp_path):
     b = build_calibration(src, opts, tmp_path / "cache2")
     assert a.images == b.images and np.array_equal(a.arrays, b.arrays)
     assert a.arrays.shape == (10, 3, 64, 64) and a.arrays.dtype == np.float32
-    assert onnx2tf_sample(a).shape == (20, 128, 128, 3)
+    assert onnx2tf_sample(a.arrays).shape == (20, 128, 128, 3)
 
 
 def test_too_few_images_uses_what_there_is_and_says_so(tmp_path):
