@@ -20,27 +20,35 @@ def _remedies(ctx, float_head: bool):
         yield "float head (last convolutions and decoding)", ctx.calibration(), True, True
 
 
-def guard_score(parent: Path, child: Path, ctx) -> dict:
-    """Drift on decoded faces (and NME against labels when present), plus anchor drift."""
-    from eval.evaluate import EvalOptions, drift, evaluate
+def _evaluate(path: Path, ds):
+    from eval.evaluate import EvalOptions, evaluate
     from eval.runtimes import get_runtime, runtimes_for
 
+    rt = get_runtime(runtimes_for(path)[0])
+    rt.load(path, threads=2)
+    return evaluate(rt, describe(path), ds, EvalOptions(progress=False))
+
+
+def guard_score(parent: Path, child: Path, ctx) -> dict:
+    """Drift on decoded faces (and NME against labels when present), plus anchor drift. The
+    float parent is evaluated once and reused by every attempt."""
+    from compiler.verify import run_all
+    from eval.evaluate import drift
+
     ds = ctx.guard_dataset()
+    results = {"parent": ctx.memo(("guard-eval", parent), lambda: _evaluate(parent, ds)),
+               "child": _evaluate(child, ds)}
     out = {}
-    preds = {}
-    for role, path in (("parent", parent), ("child", child)):
-        art = describe(path)
-        rt = get_runtime(runtimes_for(path)[0])
-        rt.load(path, threads=2)
-        r = evaluate(rt, art, ds, EvalOptions(progress=False))
-        preds[role] = r.predictions
+    for role, r in results.items():
         if r.summary:
             out[f"{role}_nme"] = r.summary.nme
             out[f"{role}_missed"] = r.summary.n_missed
     k = describe(child).spec.kpt_shape[0]
-    out["drift_nme"], out["drift_missed"] = drift(preds["child"], preds["parent"], k)
-    out["parent_faces"] = sum(len(v) for v in preds["parent"].values())
-    out.update(anchor_drift(parent, child, ctx.verify_inputs()))
+    out["drift_nme"], out["drift_missed"] = drift(results["child"].predictions, results["parent"].predictions, k)
+    out["parent_faces"] = sum(len(v) for v in results["parent"].predictions.values())
+    inputs = ctx.verify_inputs()
+    parent_outs = ctx.memo(("outputs", parent), lambda: run_all(parent, inputs))
+    out.update(anchor_drift(parent, child, inputs, parent_outs))
     return out
 
 

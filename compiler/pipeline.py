@@ -49,6 +49,13 @@ class Context:
         self.source, self.out, self.opts = source, out, opts
         self.paths: dict[str, Path] = {"source": source}
         self._calib = {}
+        self._memo = {}
+
+    def memo(self, key, make):
+        """A value computed once per compile run (a parent's evaluation, the model's spec)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def artifact(self, stage: str) -> Path:
         return self.paths[stage]
@@ -165,8 +172,11 @@ def _rel(p: Path, artifact: Path) -> str:
 def _model_json(ctx: Context) -> dict:
     from eval.artifact import describe
 
-    spec = describe(ctx.paths.get("onnx", ctx.source), ctx.opts.imgsz).spec
-    return {"kpt_shape": list(spec.kpt_shape), "nc": spec.nc, "imgsz": list(spec.imgsz)}
+    def read():
+        spec = describe(ctx.paths.get("onnx", ctx.source), ctx.opts.imgsz).spec
+        return {"kpt_shape": list(spec.kpt_shape), "nc": spec.nc, "imgsz": list(spec.imgsz)}
+
+    return ctx.memo("model", read)
 
 
 def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptions = CompileOptions(),

@@ -48,10 +48,11 @@ def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str) -> d
     return report
 
 
-def anchor_drift(parent: Path, child: Path, inputs: np.ndarray) -> dict:
+def anchor_drift(parent: Path, child: Path, inputs: np.ndarray, parent_outputs: list | None = None) -> dict:
     """Landmark drift at the parent's most confident anchor of each image (percent of that
-    face's size): needs no labels and no detections, so it also works on untrained models."""
-    a, b = run_all(parent, inputs), run_all(child, inputs)
+    face's size): needs no labels and no detections, so it also works on untrained models.
+    parent_outputs: run_all(parent, inputs), when the caller already has it."""
+    a, b = parent_outputs or run_all(parent, inputs), run_all(child, inputs)
     h, w = describe(parent).spec.imgsz
     errs, flips = [], 0
     for pa, pb in zip(a, b):

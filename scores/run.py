@@ -90,8 +90,9 @@ def score_one(path: Path, runtime_name: str, ds: Dataset, opts: ScoreOptions, pr
         gflops, params = _cost(art, rt)
         parent = str(Path(art.parent).resolve()) if art.parent else None
         d = None
-        if parent and (parent, _runtime_of(parent, runtime_name)) in preds:
-            d = drift(res.predictions, preds[(parent, _runtime_of(parent, runtime_name))], art.spec.kpt_shape[0], opts.normaliser)[0]
+        parent_preds = preds.get((parent, _runtime_of(parent, runtime_name))) if parent else None
+        if parent_preds is not None:
+            d = drift(res.predictions, parent_preds, art.spec.kpt_shape[0], opts.normaliser)[0]
         s = res.summary
         return ScoreRow(**base, kind=art.kind, layout=art.layout, images=res.n_images,
                         faces=s.n_faces if s else sum(len(v) for v in res.predictions.values()),
