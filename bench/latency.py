@@ -1,0 +1,94 @@
+"""Which network fits a latency budget? Full-integer TFLite latency (1 thread) of YOLOv8-pose
+variants (width multiple x input size, 51 keypoints), side by side in one run.
+
+Latency does not depend on the weights, so each variant is built untrained from ultralytics'
+YAML, exported and converted by the project's own stages (export, onnx2tf, full-integer
+quantisation with real faces as calibration), then timed by the evaluator's TFLite runtime.
+The committed model's int8 artifact, if built, is timed in the same run as the reference.
+
+    python bench/latency.py [--variants 0.25@224,0.25@160,0.125@160] [--budget-ms 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from common import ROOT, run_measured
+
+EXPORT = """
+import json
+from pathlib import Path
+from compiler.export import export_pt
+from tests.tiny import make_tiny_pose
+out = []
+for w, s in {variants!r}:
+    d = Path({work!r}) / f"w{{w}}_{{s}}"
+    d.mkdir(parents=True, exist_ok=True)
+    ckpt = make_tiny_pose(d / "model.pt", n_kpts=51, imgsz=s, width=w)
+    export_pt(ckpt, d / "model.onnx", s, 17)
+    out.append(str(d))
+print(json.dumps(out))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--variants", default="0.25@224,0.25@192,0.25@160,0.1875@160,0.125@224,0.125@160",
+                    help="width-multiple@imgsz list; 0.25 is YOLOv8n")
+    ap.add_argument("--budget-ms", type=float, default=2.0)
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--out", default="build/bench/latency")
+    args = ap.parse_args()
+    variants = [(float(v.split("@")[0]), int(v.split("@")[1])) for v in args.variants.split(",")]
+    work = (ROOT / args.out).resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    # ultralytics (torchvision) and TensorFlow do not share a process: export in a child.
+    dirs = [Path(d) for d in run_measured(EXPORT.format(variants=variants, work=str(work)))["out"]]
+
+    from compiler.offline import prepare
+
+    prepare()
+    import numpy as np
+    from tabulate import tabulate
+
+    from calib.select import CalibOptions, build_calibration, onnx2tf_sample
+    from compiler.convert import onnx2tf_saved_model, quantize_tflite
+    from eval.defaults import DEFAULT_MODEL, default_calib_data
+    from eval.profile import file_mb, latency, tflite_cost
+    from eval.runtimes.tflite_rt import TfliteRuntime
+
+    def timed(path: Path) -> tuple[float, float]:
+        rt = TfliteRuntime()
+        rt.load(path, threads=1)
+        h, w = rt.input_hw()
+        x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+        return latency(rt.run, x, warmup=10, runs=args.runs)
+
+    rows = []
+    for (w, s), d in zip(variants, dirs):
+        calib = build_calibration(default_calib_data(), CalibOptions(n=32, imgsz=(s, s))).arrays
+        onnx2tf_saved_model(d / "model.onnx", d / "saved_model", onnx2tf_sample(calib))
+        quantize_tflite(d / "saved_model", d / "int8.tflite", calib.transpose(0, 2, 3, 1), "int8")
+        gflops, params = tflite_cost(d / "int8.tflite")
+        med, p90 = timed(d / "int8.tflite")
+        rows.append({"network": f"width {w}" + (" (YOLOv8n)" if w == 0.25 else ""), "imgsz": s,
+                     "params_M": round(params, 3), "GFLOPs": round(gflops, 3),
+                     "int8_MB": round(file_mb(d / "int8.tflite"), 2), "ms_median": round(med, 2),
+                     "ms_p90": round(p90, 2), f"<= {args.budget_ms} ms": "yes" if med <= args.budget_ms else "no"})
+    built = ROOT / "build" / DEFAULT_MODEL.stem / f"{DEFAULT_MODEL.stem}_int8.tflite"
+    if built.exists():
+        med, p90 = timed(built)
+        gflops, params = tflite_cost(built)
+        rows.append({"network": f"committed {DEFAULT_MODEL.stem} (trained)", "imgsz": "",
+                     "params_M": round(params, 3), "GFLOPs": round(gflops, 3),
+                     "int8_MB": round(file_mb(built), 2), "ms_median": round(med, 2), "ms_p90": round(p90, 2),
+                     f"<= {args.budget_ms} ms": "yes" if med <= args.budget_ms else "no"})
+    print(tabulate(rows, headers="keys", tablefmt="github"))
+    (work / "latency.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
