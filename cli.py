@@ -4,6 +4,7 @@ Each command parses its options and calls one library function; heavy libraries 
 inside the commands so `--help` is instant."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -128,8 +129,13 @@ def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, out):
     if (train_dir is None or val_dir is None) and s is None:
         raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
     best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
-               TrainOptions(n_kpts=int(kpts), imgsz=imgsz, epochs=epochs, hours=hours, batch=batch))
-    click.echo(f"best checkpoint: {best}")
+               TrainOptions(n_kpts=int(kpts), imgsz=imgsz, epochs=epochs, hours=hours, batch=batch),
+               command="python cli.py " + " ".join(sys.argv[1:]))
+    card = json.loads(best.with_suffix(".card.json").read_text())
+    v, t = card["val"], card["train"]
+    click.echo(f"best checkpoint: {best} ({t['epochs']} epochs, {t['wall_seconds']} s); "
+               f"on {t['val']}: NME {v['nme']}%, FR@0.10 {v['fr10']}%, {v['missed']} missed; "
+               f"card: {best.with_suffix('.card.json')}")
 
 
 @main.command()

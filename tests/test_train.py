@@ -71,3 +71,11 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     assert describe(best).spec.kpt_shape == (51, 3)
     data = (tmp_path / "out" / "dataset" / "data.yaml").read_text()
     assert "flip_idx" in data and "kpt_shape" in data
+    import json
+
+    card = json.loads(best.with_suffix(".card.json").read_text())
+    assert card["train"]["epochs"] == 1 and card["train"]["wall_seconds"] > 0
+    assert card["train"]["data"] == "tr, 6 faces"
+    assert card["val"]["faces"] == 6 and card["kpt_shape"] == [51, 3] and card["imgsz"] == [64, 64]
+    # an untrained model on noise may find no face: then there is no NME to report, not a 0
+    assert (card["val"]["nme"] is None) == (card["val"]["missed"] == 6)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +27,14 @@ class TrainOptions:
             raise ValueError(f"imgsz {self.imgsz} is not a multiple of the stride 32")
 
 
-def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions) -> Path:
-    """Convert the face folders, train, and return the path of the best checkpoint."""
+def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command: str = "") -> Path:
+    """Convert the face folders, train, and return the path of the best checkpoint.
+
+    Beside it, best.card.json: the run's epochs and wall time and the checkpoint's scores on
+    val_dir from the project's evaluator.
+    """
     prepare()
+    t0 = time.perf_counter()
     import torch
     from ultralytics import YOLO
 
@@ -51,4 +57,14 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions) -> Path
     best = out / "run" / "weights" / "best.pt"
     if not best.exists():
         raise RuntimeError(f"{best}: training finished without a checkpoint")
+    from train.card import card_for, write_card
+
+    card = card_for(best, val_dir, command=command or repr(opts), wall_seconds=time.perf_counter() - t0,
+                    train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
+                    arch=f"{opts.model_yaml} (ultralytics), 1 class")
+    write_card(card, best.with_suffix(".card.json"))
     return best
+
+
+def _labelled_faces(dataset: Path, split: str) -> int:
+    return sum(len(p.read_text().split("\n")) - 1 for p in (dataset / "labels" / split).glob("*.txt"))
