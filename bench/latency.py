@@ -29,7 +29,7 @@ for w, s in {variants!r}:
     ckpt = make_tiny_pose(d / "model.pt", n_kpts=51, imgsz=s, width=w)
     export_pt(ckpt, d / "model.onnx", s, 17)
     out.append(str(d))
-print(json.dumps(out))
+print(json.dumps({{"dirs": out}}))
 """
 
 
@@ -46,7 +46,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     # ultralytics (torchvision) and TensorFlow do not share a process: export in a child.
-    dirs = [Path(d) for d in run_measured(EXPORT.format(variants=variants, work=str(work)))["out"]]
+    dirs = [Path(d) for d in run_measured(EXPORT.format(variants=variants, work=str(work)))["out"]["dirs"]]
 
     from compiler.offline import prepare
 
@@ -55,7 +55,7 @@ def main():
     from tabulate import tabulate
 
     from calib.select import CalibOptions, build_calibration, onnx2tf_sample
-    from compiler.convert import onnx2tf_saved_model, quantize_tflite
+    from compiler.convert import onnx2tf_saved_model, quantize_tflite, simplify
     from eval.defaults import DEFAULT_MODEL, default_calib_data
     from eval.profile import file_mb, latency, tflite_cost
     from eval.runtimes.tflite_rt import TfliteRuntime
@@ -67,25 +67,24 @@ def main():
         x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
         return latency(rt.run, x, warmup=10, runs=args.runs)
 
+    def row(network: str, imgsz, path: Path) -> dict:
+        med, p90 = timed(path)
+        gflops, params = tflite_cost(path)
+        return {"network": network, "imgsz": imgsz, "params_M": round(params, 3), "GFLOPs": round(gflops, 3),
+                "int8_MB": round(file_mb(path), 2), "ms_median": round(med, 2), "ms_p90": round(p90, 2),
+                f"<= {args.budget_ms} ms": "yes" if med <= args.budget_ms else "no"}
+
     rows = []
-    for (w, s), d in zip(variants, dirs):
+    for i, ((w, s), d) in enumerate(zip(variants, dirs), 1):
+        print(f"[{i}/{len(dirs)}] width {w} at {s}: onnxsim, onnx2tf, full-integer quantisation", flush=True)
+        simplify(d / "model.onnx", d / "model.sim.onnx")
         calib = build_calibration(default_calib_data(), CalibOptions(n=32, imgsz=(s, s))).arrays
-        onnx2tf_saved_model(d / "model.onnx", d / "saved_model", onnx2tf_sample(calib))
-        quantize_tflite(d / "saved_model", d / "int8.tflite", calib.transpose(0, 2, 3, 1), "int8")
-        gflops, params = tflite_cost(d / "int8.tflite")
-        med, p90 = timed(d / "int8.tflite")
-        rows.append({"network": f"width {w}" + (" (YOLOv8n)" if w == 0.25 else ""), "imgsz": s,
-                     "params_M": round(params, 3), "GFLOPs": round(gflops, 3),
-                     "int8_MB": round(file_mb(d / "int8.tflite"), 2), "ms_median": round(med, 2),
-                     "ms_p90": round(p90, 2), f"<= {args.budget_ms} ms": "yes" if med <= args.budget_ms else "no"})
+        onnx2tf_saved_model(d / "model.sim.onnx", d / "tf" / "saved_model", onnx2tf_sample(calib))
+        quantize_tflite(d / "tf" / "saved_model", d / "int8.tflite", calib.transpose(0, 2, 3, 1), "int8")
+        rows.append(row(f"width {w}" + (" (YOLOv8n)" if w == 0.25 else ""), s, d / "int8.tflite"))
     built = ROOT / "build" / DEFAULT_MODEL.stem / f"{DEFAULT_MODEL.stem}_int8.tflite"
     if built.exists():
-        med, p90 = timed(built)
-        gflops, params = tflite_cost(built)
-        rows.append({"network": f"committed {DEFAULT_MODEL.stem} (trained)", "imgsz": "",
-                     "params_M": round(params, 3), "GFLOPs": round(gflops, 3),
-                     "int8_MB": round(file_mb(built), 2), "ms_median": round(med, 2), "ms_p90": round(p90, 2),
-                     f"<= {args.budget_ms} ms": "yes" if med <= args.budget_ms else "no"})
+        rows.append(row(f"committed {DEFAULT_MODEL.stem} (trained)", "", built))
     print(tabulate(rows, headers="keys", tablefmt="github"))
     (work / "latency.json").write_text(json.dumps(rows, indent=2) + "\n")
 
