@@ -63,8 +63,13 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
 
     code = ("import json\nfrom pathlib import Path\nfrom train.run import TrainOptions, train\n"
             f"b = train(Path({str(tmp_path / 'tr')!r}), Path({str(tmp_path / 'va')!r}), Path({str(tmp_path / 'out')!r}), "
-            "TrainOptions(imgsz=64, epochs=1, batch=4))\nprint(json.dumps({'best': str(b)}))")
-    best = Path(run_python(code)["best"])
+            "TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125))\n"
+            "from ultralytics import YOLO\n"
+            "print(json.dumps({'best': str(b), 'params': sum(p.numel() for p in YOLO(str(b)).model.parameters())}))")
+    res = run_python(code)
+    best = Path(res["best"])
+    # width 0.125: the same graph as YOLOv8n-pose (4.3 M parameters at 51 points) with half the channels
+    assert 1.5e6 < res["params"] < 2.5e6
     assert best.exists()
     from eval.artifact import describe
 
@@ -76,6 +81,7 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     card = json.loads(best.with_suffix(".card.json").read_text())
     assert card["train"]["epochs"] == 1 and card["train"]["wall_seconds"] > 0
     assert card["train"]["data"] == "tr, 6 faces"
+    assert "width 0.125" in card["architecture"]
     assert card["val"]["faces"] == 6 and card["kpt_shape"] == [51, 3] and card["imgsz"] == [64, 64]
     # an untrained model on noise may find no face: then there is no NME to report, not a 0
     assert (card["val"]["nme"] is None) == (card["val"]["missed"] == 6)

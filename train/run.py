@@ -17,6 +17,7 @@ class TrainOptions:
     hours: float | None = None  # ultralytics re-plans the epoch count to fit this budget
     batch: int = 16
     model_yaml: str = "yolov8n-pose.yaml"
+    width: float = 0.25  # channel multiple; 0.25 is YOLOv8n, smaller is faster (bench/latency.py)
     seed: int = 0
     threads: int | None = None  # torch threads; default every core
 
@@ -25,6 +26,8 @@ class TrainOptions:
             raise ValueError(f"n_kpts must be 51 or 68, not {self.n_kpts}")
         if self.imgsz % 32:
             raise ValueError(f"imgsz {self.imgsz} is not a multiple of the stride 32")
+        if not 0.0625 <= self.width <= 1.0:
+            raise ValueError(f"width {self.width} is outside 0.0625..1")
 
 
 def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command: str = "") -> Path:
@@ -41,7 +44,7 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
     from train.yolo_data import build_yolo_dataset
 
     data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts)
-    model = YOLO(opts.model_yaml, task="pose")
+    model = YOLO(str(model_config(opts, out)), task="pose")
     # ultralytics trains on cpu_count-1 torch threads: one of this machine's two cores sat idle
     # (86 s an epoch at 224). Every core, set again at each epoch start because select_device
     # resets it.
@@ -61,10 +64,28 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
 
     card = card_for(best, val_dir, command=command or repr(opts), wall_seconds=time.perf_counter() - t0,
                     train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
-                    arch=f"{opts.model_yaml} (ultralytics), 1 class")
+                    arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, 1 class")
     write_card(card, best.with_suffix(".card.json"))
     return best
 
 
 def _labelled_faces(dataset: Path, split: str) -> int:
     return sum(len(p.read_text().split("\n")) - 1 for p in (dataset / "labels" / split).glob("*.txt"))
+
+
+def model_config(opts: TrainOptions, out: Path) -> Path | str:
+    """The ultralytics model YAML; for a width other than YOLOv8n's, a copy with one scale."""
+    if opts.width == 0.25:
+        return opts.model_yaml
+    import yaml
+    from ultralytics.nn.tasks import yaml_model_load
+
+    cfg = yaml_model_load(opts.model_yaml)
+    depth, _, max_ch = cfg["scales"]["n"]
+    cfg["scales"] = {"w": [depth, opts.width, max_ch]}
+    cfg.pop("scale", None)
+    cfg.pop("yaml_file", None)
+    path = out / f"face-pose-w{opts.width}.yaml"  # no yolov8<scale> in the name: ultralytics takes the only scale
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
