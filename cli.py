@@ -123,7 +123,9 @@ def calib(folder, n, imgsz):
               help="Channel width multiple: 0.25 is YOLOv8n; 0.125 is about 2x faster in INT8 (bench/latency.py).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
 def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, out):
-    """Train a YOLOv8n-pose face model on .pts folders (CPU, offline). Defaults: the shared faces."""
+    """Train a YOLOv8-pose face model (YOLOv8n by default) on .pts folders (CPU, offline).
+
+    Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
     from eval.defaults import shared_faces
     from train.run import TrainOptions, train as run
 
