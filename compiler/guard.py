@@ -20,24 +20,15 @@ def _remedies(ctx, float_head: bool):
         yield "float head (last convolutions and decoding)", ctx.calibration(), True, True
 
 
-def _evaluate(path: Path, ds):
-    from eval.evaluate import EvalOptions, evaluate
-    from eval.runtimes import get_runtime, runtimes_for
-
-    rt = get_runtime(runtimes_for(path)[0])
-    rt.load(path, threads=2)
-    return evaluate(rt, describe(path), ds, EvalOptions(progress=False))
-
-
 def guard_score(parent: Path, child: Path, ctx) -> dict:
     """Drift on decoded faces (and NME against labels when present), plus anchor drift. The
     float parent is evaluated once and reused by every attempt."""
     from compiler.verify import run_all
-    from eval.evaluate import drift
+    from eval.evaluate import drift, evaluate_path
 
     ds = ctx.guard_dataset()
-    results = {"parent": ctx.memo(("guard-eval", parent), lambda: _evaluate(parent, ds)),
-               "child": _evaluate(child, ds)}
+    results = {"parent": ctx.memo(("guard-eval", parent), lambda: evaluate_path(parent, ds)),
+               "child": evaluate_path(child, ds)}
     out = {}
     for role, r in results.items():
         if r.summary:

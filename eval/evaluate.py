@@ -87,6 +87,16 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
     return res
 
 
+def evaluate_path(path, ds: Dataset, opts: EvalOptions = EvalOptions(progress=False), threads: int = 2) -> EvalResult:
+    """Evaluate a model file on the first runtime that can run it."""
+    from eval.artifact import describe
+    from eval.runtimes import get_runtime, runtimes_for
+
+    rt = get_runtime(runtimes_for(path)[0])
+    rt.load(path, threads=threads)
+    return evaluate(rt, describe(path), ds, opts)
+
+
 def drift(child: dict, parent: dict, k: int, normaliser: str = "inter-ocular") -> tuple[float, int]:
     """NME (percent) of an artifact's landmarks against its float parent's on the same images,
     with the parent's faces as ground truth; needs no labels. Returns (nme, parent faces the

@@ -125,13 +125,12 @@ def test_truncated_checkpoint(tiny51, tmp_path):
 
 def test_not_a_pose_model(tmp_path):
     import torch
-    from ultralytics.nn.tasks import DetectionModel, yaml_model_load
+    from ultralytics.nn.tasks import DetectionModel
 
-    cfg = yaml_model_load("yolov8n.yaml")
-    cfg["scales"] = {"t": [0.33, 0.125, 1024]}
-    cfg["scale"] = "t"
+    from train.run import scaled_config
+
     det = tmp_path / "det.pt"
-    torch.save({"model": DetectionModel(cfg, nc=1, verbose=False).half(), "train_args": {"imgsz": 64}}, det)
+    torch.save({"model": DetectionModel(scaled_config(0.125, "yolov8n.yaml"), nc=1, verbose=False).half(), "train_args": {"imgsz": 64}}, det)
     code, _, err = run_cli("compile", det, "--out", tmp_path / "o")
     _one_line_error(code, err, "det.pt", "not a pose model")
 

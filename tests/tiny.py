@@ -11,13 +11,12 @@ def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, w
 
     prepare()
     import torch
-    from ultralytics.nn.tasks import PoseModel, yaml_model_load
+    from ultralytics.nn.tasks import PoseModel
+
+    from train.run import scaled_config
 
     torch.manual_seed(seed)
-    cfg = yaml_model_load("yolov8n-pose.yaml")
-    cfg["scales"] = {"t": [0.33, width, 1024]}
-    cfg["scale"] = "t"
-    model = PoseModel(cfg, nc=nc, data_kpt_shape=(n_kpts, 3), verbose=False)
+    model = PoseModel(scaled_config(width), nc=nc, data_kpt_shape=(n_kpts, 3), verbose=False)
     model.names = {i: f"face{i}" if i else "face" for i in range(nc)}
     model.args = {"imgsz": imgsz, "task": "pose"}
     model.task = "pose"

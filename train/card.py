@@ -26,17 +26,13 @@ def _finite(x: float):
 
 def card_for(best: Path, val_dir: Path, *, command: str, train_desc: str, wall_seconds: float,
              arch: str, progress: bool = False) -> dict:
-    """Evaluate best on val_dir with the PyTorch runtime and return the card as a dict."""
+    """Evaluate best on val_dir (a .pt: the PyTorch runtime) and return the card as a dict."""
     from eval.artifact import describe
     from eval.datasets import load_dataset
-    from eval.evaluate import EvalOptions, evaluate
-    from eval.runtimes import get_runtime
+    from eval.evaluate import EvalOptions, evaluate_path
 
     art = describe(best)
-    rt = get_runtime("pytorch")
-    rt.load(best)
-    ds = load_dataset(val_dir)
-    s = evaluate(rt, art, ds, EvalOptions(progress=progress)).summary
+    s = evaluate_path(best, load_dataset(val_dir), EvalOptions(progress=progress)).summary
     return {
         "architecture": arch,
         "kpt_shape": list(art.spec.kpt_shape),

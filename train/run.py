@@ -73,18 +73,25 @@ def _labelled_faces(dataset: Path, split: str) -> int:
     return sum(len(p.read_text().split("\n")) - 1 for p in (dataset / "labels" / split).glob("*.txt"))
 
 
+def scaled_config(width: float, model_yaml: str = "yolov8n-pose.yaml") -> dict:
+    """An ultralytics model config at YOLOv8n's depth with `width` as its channel multiple."""
+    from ultralytics.nn.tasks import yaml_model_load
+
+    cfg = yaml_model_load(model_yaml)
+    depth, _, max_ch = cfg["scales"]["n"]
+    cfg["scales"] = {"w": [depth, width, max_ch]}
+    cfg["scale"] = "w"
+    cfg.pop("yaml_file", None)
+    return cfg
+
+
 def model_config(opts: TrainOptions, out: Path) -> Path | str:
     """The ultralytics model YAML; for a width other than YOLOv8n's, a copy with one scale."""
     if opts.width == 0.25:
         return opts.model_yaml
     import yaml
-    from ultralytics.nn.tasks import yaml_model_load
 
-    cfg = yaml_model_load(opts.model_yaml)
-    depth, _, max_ch = cfg["scales"]["n"]
-    cfg["scales"] = {"w": [depth, opts.width, max_ch]}
-    cfg.pop("scale", None)
-    cfg.pop("yaml_file", None)
+    cfg = scaled_config(opts.width, opts.model_yaml)
     path = out / f"face-pose-w{opts.width}.yaml"  # no yolov8<scale> in the name: ultralytics takes the only scale
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
