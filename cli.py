@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from eval.errors import UserError
+from core.errors import UserError
 
 
 def _fail(e: Exception, debug: bool):
@@ -34,7 +34,7 @@ class Group(click.Group):
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def main(debug):
     """Facial-landmark model compiler and evaluator."""
-    from compiler.offline import prepare
+    from core.offline import prepare
 
     prepare()
 
@@ -70,18 +70,91 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
 @click.option("--normaliser", type=click.Choice(["inter-ocular", "inter-pupil", "bbox"]), default="inter-ocular",
               show_default=True)
 @click.option("--threads", default="1,2", show_default=True, help="Thread counts for latency.")
+@click.option("--latency-runs", type=int, default=100, show_default=True,
+              help="At least this many timed invokes per artifact and thread count (and at least 1 s).")
 @click.option("--max-images", type=int, help="Score only the first N images.")
 @click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
 @click.option("--update-baselines", is_flag=True,
               help="Rescore the built-in model's build on the fixed face set and rewrite scores/baselines/.")
-def score(paths, all_, build, data, runtimes, normaliser, threads, max_images, imgsz, out, update_baselines):
-    """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s)."""
-    from scores.cli_support import run_score, update_baselines as update
+def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, max_images, imgsz, out,
+          update_baselines):
+    """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s).
 
+    Exit code 0: every row scored; 1: some row has an error (the table and files are still
+    written); 2: bad usage or input."""
     if update_baselines:
-        return update(build)
-    run_score(paths, all_, build, data, runtimes, normaliser, threads, max_images, imgsz, out)
+        return _update_baselines(build)
+    from eval.datasets import load_dataset
+    from eval.defaults import BUILD, default_eval_data
+    from eval.profile import LatencyOptions, machine
+    from eval.runtimes import check_names
+    from eval.scoring import ScoreOptions, score_paths
+    from scores.records import save_rows
+    from scores.table import score_table, write_tables
+
+    rts = check_names([r.strip() for r in runtimes.split(",") if r.strip()]) if runtimes else None
+    th = _ints(threads, "--threads")
+    files = _resolve_paths(paths, all_, build)
+    ds = load_dataset(data or default_eval_data())
+    opts = ScoreOptions(normaliser=normaliser, threads=th, max_images=max_images, imgsz=imgsz,
+                        latency=LatencyOptions(min_runs=latency_runs))
+    rows = score_paths(files, ds, opts, rts)
+    out = Path(out) if out else BUILD / "scores" / ds.name
+    cpu = machine()
+    save_rows(rows, out / "scores.json", cpu)
+    written = write_tables(rows, out, cpu)
+    click.echo(score_table(rows, machine=cpu))
+    click.echo(f"\nsaved {out / 'scores.json'}, {written['md']}, {written['csv']}")
+    failed = [r for r in rows if r.error]
+    if failed:
+        click.echo(f"error: {len(failed)} of {len(rows)} rows failed; first: {failed[0].artifact}: {failed[0].error}",
+                   err=True)
+        sys.exit(1)
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in str(text).split(","))
+    except ValueError:
+        raise UserError(f"{option} {text!r}: expected numbers like 1,2") from None
+
+
+def _resolve_paths(paths, all_: bool, build: Path | None) -> list[Path]:
+    from eval.defaults import BUILD
+    from eval.scoring import find_artifacts
+
+    if paths:
+        return [Path(p) for p in paths]
+    if not all_ and not build:
+        raise UserError("score: give artifact paths, --build DIR, or --all")
+    if build:
+        return find_artifacts(build)
+    builds = sorted(d for d in BUILD.glob("*") if d.is_dir() and d.name != "scores" and any(d.glob("*.json")))
+    if not builds:
+        raise UserError(f"{BUILD}: no build folders (run `python cli.py compile` first)")
+    return [p for b in builds for p in find_artifacts(b)]
+
+
+def _update_baselines(build: Path | None) -> None:
+    """The only way baselines change: rescore one runtime at a time (as the per-runtime tests
+    and tox environments do), rewrite, and print what moved."""
+    from eval.defaults import BUILD, DEFAULT_MODEL
+    from eval.runtimes import REGISTRY
+    from eval.scoring import regression_dataset, regression_rows
+    from scores.regression import write_baselines
+    from scores.table import score_table
+
+    build = Path(build) if build else BUILD / DEFAULT_MODEL.stem
+    if not build.is_dir():
+        raise UserError(f"{build}: no build of the built-in model (run `python cli.py compile` first)")
+    rows = [r for rt in REGISTRY for r in regression_rows(build, rt)]
+    errors = [r for r in rows if r.error]
+    if errors:
+        raise UserError(f"{errors[0].artifact} [{errors[0].runtime}]: {errors[0].error}; baselines not written")
+    click.echo(score_table(rows))
+    diff = write_baselines(rows, {"model": DEFAULT_MODEL.name, "dataset": regression_dataset().name})
+    click.echo("\nbaseline changes:\n" + ("\n".join(diff) if diff else "  none"))
 
 
 @main.command()
@@ -147,7 +220,8 @@ def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, out):
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("submission"), show_default=True)
 @click.option("--artifact", type=click.Choice(["int8", "int8_fio", "fp32", "fp16"]), default=None,
-              help="Which TFLite of a build folder (default: full-integer int8, else the next available).")
+              help="Which TFLite of a build folder, by stage tflite_<name> (default: full-integer int8, else the "
+                   "next of the pipeline's SHIP_ORDER).")
 @click.option("--verify", "verify", is_flag=True, help="SOURCE is a submission folder: verify it in a fresh venv.")
 @click.option("--images", type=click.Path(path_type=Path), help="Images for --verify (default: 8 default faces).")
 def package(source, out, artifact, verify, images):
@@ -163,7 +237,7 @@ def package(source, out, artifact, verify, images):
         return
     from compiler.package import build_package
 
-    folder = build_package(source, out, artifact)
+    folder = build_package(source, out, f"tflite_{artifact}" if artifact else None)
     click.echo(f"wrote {folder}/ and {folder.with_suffix('.zip')}")
 
 

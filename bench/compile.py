@@ -15,16 +15,16 @@ from common import default_checkpoint, run_measured
 OURS = """
 import json, sys
 from pathlib import Path
-from compiler.offline import prepare; prepare()
+from core.offline import prepare; prepare()
 from compiler.pipeline import CompileOptions, compile_checkpoint
-from compiler.manifest import read_manifest
+from core.files import read_manifest
 res = compile_checkpoint(Path({ckpt!r}), Path({out!r}), CompileOptions(imgsz={s}, targets=("tflite_fp32", "tflite_fp16")), progress=False)
 print(json.dumps({{r.stage: [r.seconds, read_manifest(r.path).get("peak_rss_mb"), r.cached] for r in res}}))
 """
 
 THEIRS = """
 import json
-from compiler.offline import prepare; prepare()
+from core.offline import prepare; prepare()
 from ultralytics import YOLO
 YOLO({ckpt!r}, task="pose").export(format="saved_model", imgsz={s})
 print(json.dumps({{"ok": True}}))
@@ -37,7 +37,7 @@ def _onnx2tf_sample(work: Path) -> None:
     import numpy as np
 
     from calib.select import CalibOptions, build_calibration, onnx2tf_sample
-    from compiler.offline import prepare
+    from core.offline import prepare
     from eval.defaults import default_calib_data
 
     prepare()

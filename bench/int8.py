@@ -16,7 +16,7 @@ from common import default_checkpoint, run_measured
 THEIRS = """
 import json, numpy as np
 from pathlib import Path
-from compiler.offline import prepare; prepare()
+from core.offline import prepare; prepare()
 from calib.select import CalibOptions, build_calibration, onnx2tf_sample
 from eval.defaults import default_calib_data
 np.save("calibration_image_sample_data_20x128x128x3_float32.npy",
@@ -32,13 +32,13 @@ def main():
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--out", default="build/bench/int8")
     args = ap.parse_args()
-    from compiler.offline import prepare
+    from core.offline import prepare
 
     prepare()
     from compiler.pipeline import CompileOptions, compile_checkpoint
     from eval.datasets import load_dataset
     from eval.defaults import default_eval_data, shared_faces
-    from scores.run import ScoreOptions, score_paths
+    from eval.scoring import ScoreOptions, score_paths
     from scores.table import score_table
     from train.yolo_data import build_yolo_dataset
 
@@ -53,7 +53,7 @@ def main():
     run_measured(THEIRS.format(ckpt=str(work / ckpt.name), s=s, data=str(data.resolve())), cwd=work)
     theirs = sorted((work / f"{ckpt.stem}_saved_model").glob("*.tflite"))
     paths = [r.path for r in ours if r.path.suffix == ".tflite"] + theirs
-    rows = score_paths(paths, load_dataset(default_eval_data()), ScoreOptions(threads=(1,), latency_runs=50))
+    rows = score_paths(paths, load_dataset(default_eval_data()), ScoreOptions(threads=(1,)))
     print(score_table(rows))
     by = {Path(r.artifact).name: r for r in rows}
     fp32, int8 = by[f"ours{s}_fp32.tflite"], by[f"ours{s}_int8.tflite"]

@@ -20,14 +20,15 @@ from common import ROOT, run_measured
 EXPORT = """
 import json
 from pathlib import Path
-from compiler.export import export_pt
+from compiler.export import export_model
+from core.checkpoint import load_pose_checkpoint
 from tests.tiny import make_tiny_pose
 out = []
 for w, s in {variants!r}:
     d = Path({work!r}) / f"w{{w}}_{{s}}"
     d.mkdir(parents=True, exist_ok=True)
     ckpt = make_tiny_pose(d / "model.pt", n_kpts=51, imgsz=s, width=w)
-    export_pt(ckpt, d / "model.onnx", s, 17)
+    export_model(*load_pose_checkpoint(ckpt, s), d / "model.onnx", 17)
     out.append(str(d))
 print(json.dumps({{"dirs": out}}))
 """
@@ -48,7 +49,7 @@ def main():
     # ultralytics (torchvision) and TensorFlow do not share a process: export in a child.
     dirs = [Path(d) for d in run_measured(EXPORT.format(variants=variants, work=str(work)))["out"]["dirs"]]
 
-    from compiler.offline import prepare
+    from core.offline import prepare
 
     prepare()
     import numpy as np
@@ -57,15 +58,14 @@ def main():
     from calib.select import CalibOptions, build_calibration, onnx2tf_sample
     from compiler.convert import onnx2tf_saved_model, quantize_tflite, simplify
     from eval.defaults import DEFAULT_MODEL, default_calib_data
-    from eval.profile import file_mb, latency, tflite_cost
-    from eval.runtimes.tflite_rt import TfliteRuntime
+    from eval.profile import LatencyOptions, file_mb, time_interleaved, tflite_cost
+    from eval.runtimes import open_runtime
 
     def timed(path: Path) -> tuple[float, float]:
-        rt = TfliteRuntime()
-        rt.load(path, threads=1)
-        h, w = rt.input_hw()
-        x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
-        return latency(rt.run, x, warmup=10, runs=args.runs)
+        rt = open_runtime(path, threads=1)
+        x = np.random.default_rng(0).random((1, 3, *rt.input_hw()), dtype=np.float32)
+        t = time_interleaved({0: (rt, x)}, LatencyOptions(min_runs=args.runs))[0]
+        return t.median_ms, t.p90_ms
 
     def row(network: str, imgsz, path: Path) -> dict:
         med, p90 = timed(path)

@@ -14,8 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.errors import UserError
+from core.files import atomic_output
+from core.offline import CACHE
 from eval.datasets import DatasetError, load_dataset
-from eval.errors import UserError
 from eval.preprocess import preprocess, read_image
 
 
@@ -23,7 +25,6 @@ from eval.preprocess import preprocess, read_image
 class CalibOptions:
     n: int = 100
     imgsz: tuple[int, int] = (320, 320)
-    seed: int = 0
 
     def __post_init__(self):
         if self.n < 1:
@@ -69,7 +70,7 @@ def k_center(features: np.ndarray, n: int) -> list[int]:
 
 
 def _cache_key(files: list[Path], opts: CalibOptions) -> str:
-    h = hashlib.sha256(json.dumps([opts.n, list(opts.imgsz), opts.seed, "v1"]).encode())
+    h = hashlib.sha256(json.dumps([opts.n, list(opts.imgsz), "v2"]).encode())
     for f in files:
         st = f.stat()
         h.update(f"{f.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode())
@@ -78,8 +79,6 @@ def _cache_key(files: list[Path], opts: CalibOptions) -> str:
 
 def build_calibration(source: Path, opts: CalibOptions, cache_dir: Path | None = None) -> CalibSet:
     """Choose and preprocess the calibration faces from any folder the evaluator can read."""
-    from compiler.offline import CACHE
-
     try:
         ds = load_dataset(source)
     except DatasetError as e:
@@ -111,10 +110,8 @@ def build_calibration(source: Path, opts: CalibOptions, cache_dir: Path | None =
     note = (f"asked for {opts.n}, {source} has {len(names)} usable images: using {len(names)}"
             if len(names) < opts.n else f"{len(order)} of {len(names)} images chosen by k-center")
     cs = CalibSet(tuple(names[i] for i in order), np.stack(arrays).astype(np.float32), len(names), note)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = hit.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, images=np.array(cs.images), arrays=cs.arrays, available=cs.available, note=cs.note)
-    tmp.replace(hit)
+    with atomic_output(hit) as tmp:
+        np.savez_compressed(tmp, images=np.array(cs.images), arrays=cs.arrays, available=cs.available, note=cs.note)
     return cs
 
 

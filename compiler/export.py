@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from compiler.checkpoint import ModelInfo, load_pose_checkpoint
-from compiler.layout import LAYOUT, OUTPUTS
-from eval.artifact import META_KEY
-from eval.errors import UserError
+from core.contract import LAYOUT, META_KEY, OUTPUTS, ModelInfo
+from core.errors import UserError
 
 
 def set_metadata(model, info: ModelInfo, layout: str = LAYOUT) -> None:
@@ -20,44 +18,56 @@ def set_metadata(model, info: ModelInfo, layout: str = LAYOUT) -> None:
         model.metadata_props.add(key=k, value=v)
 
 
-def export_pt(src: Path, dst: Path, imgsz: int | None, opset: int) -> ModelInfo:
-    """Trace the split head to ONNX at a fixed 1x3xHxW shape."""
+def export_model(model, info: ModelInfo, dst: Path, opset: int) -> None:
+    """Trace a loaded pose model with the split head to ONNX at info's fixed 1x3xHxW shape."""
     import onnx
     import torch
 
-    from compiler.head import SplitPoseModel
+    from core.head import SplitPoseModel
 
-    model, info = load_pose_checkpoint(src, imgsz)
     wrapped = SplitPoseModel(model, info.imgsz).eval()
     x = torch.zeros(1, 3, *info.imgsz)
-    torch.onnx.export(wrapped, x, str(dst), opset_version=opset, input_names=["images"],
-                      output_names=list(OUTPUTS), dynamo=False, do_constant_folding=True)
+    with torch.no_grad():
+        torch.onnx.export(wrapped, x, str(dst), opset_version=opset, input_names=["images"],
+                          output_names=list(OUTPUTS), dynamo=False, do_constant_folding=True)
     m = onnx.load(str(dst))
     set_metadata(m, info)
     onnx.save(m, str(dst))
-    return info
 
 
-def adopt_onnx(src: Path, dst: Path) -> ModelInfo:
-    """Start from an existing ONNX: check it loads and is a pose model; split a packed output."""
+def onnx_info(src: Path, imgsz=None) -> ModelInfo:
+    """ModelInfo of an existing ONNX start: it must load, have one fixed 1x3xHxW input and be
+    a pose model; its input size is fixed, so a different imgsz is an error."""
     import onnx
 
+    from core.contract import as_hw
     from eval.artifact import describe
 
     try:
-        m = onnx.load(str(src))
+        m = onnx.load(str(src), load_external_data=False)
         onnx.checker.check_model(m)
     except Exception as e:
         raise UserError(f"{src}: not a valid ONNX model ({type(e).__name__}: {str(e)[:120]})") from None
     if len(m.graph.input) != 1 or any(d.dim_value <= 0 for d in m.graph.input[0].type.tensor_type.shape.dim):
         raise UserError(f"{src}: needs one input of fixed shape 1x3xHxW")
-    art = describe(src)
-    info = ModelInfo(art.spec.kpt_shape, art.spec.nc, {i: str(i) for i in range(art.spec.nc)}, art.spec.imgsz, 32)
-    if art.layout == "packed":
+    spec = describe(src).spec
+    if imgsz is not None and as_hw(imgsz) != spec.imgsz:
+        raise UserError(f"{src}: an ONNX model's input size is fixed at {spec.imgsz[0]}x{spec.imgsz[1]}; "
+                        f"--imgsz {imgsz} cannot change it (compile the .pt instead)")
+    return ModelInfo(spec.kpt_shape, spec.nc, {i: str(i) for i in range(spec.nc)}, spec.imgsz, 32)
+
+
+def adopt_onnx(src: Path, dst: Path, info: ModelInfo) -> None:
+    """Start from an existing ONNX: split a packed output, record the contract."""
+    import onnx
+
+    from eval.artifact import describe
+
+    m = onnx.load(str(src))
+    if describe(src).layout == "packed":
         m = split_packed(m, info)
     set_metadata(m, info)
     onnx.save(m, str(dst))
-    return info
 
 
 def split_packed(m, info: ModelInfo):

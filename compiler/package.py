@@ -10,18 +10,20 @@ import shutil
 import sys
 from pathlib import Path
 
-from compiler.manifest import atomic_output
-from eval.errors import UserError
+from compiler.stages import SHIP_ORDER
+from core.errors import UserError
+from core.files import atomic_output, read_manifest
 
 REPO = Path(__file__).resolve().parent.parent
-#: The evaluator modules run_model.py needs, copied verbatim (one code path, not a rewrite).
-VENDORED = ("eval/__init__.py", "eval/preprocess.py", "eval/decode.py", "eval/writer.py", "eval/landmarks.py",
-            "eval/runtimes/__init__.py", "eval/runtimes/tflite_rt.py")
-PREFERENCE = ("int8", "int8_fio", "fp32", "fp16")
+#: The modules run_model.py needs, copied verbatim (one code path, not a rewrite).
+VENDORED = ("core/__init__.py", "core/contract.py", "core/errors.py", "core/files.py",
+            "eval/__init__.py", "eval/preprocess.py", "eval/decode.py", "eval/infer.py", "eval/writer.py",
+            "eval/landmarks.py", "eval/runtimes/__init__.py", "eval/runtimes/tflite_rt.py")
 
 
 def pick_tflite(src: Path, which: str | None) -> Path:
-    """A .tflite itself, or the wanted (default: full-integer) artifact of a build folder."""
+    """A .tflite itself, or the wanted stage's artifact of a build folder (default: the first
+    of SHIP_ORDER the build has), found by the stage its manifest names."""
     src = Path(src)
     if src.is_file():
         if src.suffix != ".tflite":
@@ -29,10 +31,14 @@ def pick_tflite(src: Path, which: str | None) -> Path:
         return src
     if not src.is_dir():
         raise UserError(f"{src}: no such build folder or .tflite")
-    for kind in ([which] if which else PREFERENCE):
-        hits = sorted(src.glob(f"*_{kind}.tflite"))
-        if hits:
-            return hits[0]
+    by_stage = {}
+    for f in sorted(src.glob("*.tflite")):
+        m = read_manifest(f)
+        if m and m.get("stage"):
+            by_stage.setdefault(m["stage"], f)
+    for stage in ([which] if which else SHIP_ORDER):
+        if stage in by_stage:
+            return by_stage[stage]
     raise UserError(f"{src}: no {which or 'TFLite'} artifact in this build (run compile first)")
 
 
@@ -51,7 +57,7 @@ def third_party_imports(files: list[Path]) -> set[str]:
                 mods.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 mods.add(node.module.split(".")[0])
-    return {m for m in mods if m not in sys.stdlib_module_names and m not in ("eval", "__future__")}
+    return {m for m in mods if m not in sys.stdlib_module_names and m not in ("core", "eval", "__future__")}
 
 
 def requirements(mods: set[str]) -> list[str]:

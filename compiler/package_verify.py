@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.errors import UserError
+from core.errors import UserError
 
 TOLERANCE_PX = 0.5
 
@@ -90,22 +90,17 @@ def _read_outputs(images, out: Path) -> dict:
 def _reference(model: Path, images) -> dict:
     """The evaluator's faces for the same model and images, in the writer's order."""
     from eval.artifact import describe
-    from eval.decode import decode
-    from eval.preprocess import preprocess, read_image
-    from eval.runtimes import get_runtime
+    from eval.infer import detect
+    from eval.preprocess import read_image
+    from eval.runtimes import open_runtime
     from eval.writer import to_51
 
-    art = describe(model)
-    rt = get_runtime("tflite")
-    rt.load(model, threads=1)
+    spec = describe(model).spec
+    rt = open_runtime(model, threads=1, runtime="tflite")
     res = {}
     for p in images:
         img = read_image(p)
-        if img is None:
-            res[str(p)] = []
-            continue
-        x, lb = preprocess(img, art.spec.imgsz)
-        faces = [to_51(f.points) for f in decode(rt.run(x), art.spec, lb)]
+        faces = [] if img is None else [to_51(f.points) for f in detect(rt, spec, img)]
         res[str(p)] = sorted(faces, key=lambda q: -float(np.mean(q[:, 0])))
     return res
 

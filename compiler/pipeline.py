@@ -7,16 +7,17 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from compiler.manifest import atomic_output, is_current, read_manifest, sha256, write_json_atomic
 from compiler.stages import PIPELINE, Stage, check, with_ancestors
-from eval.errors import UserError
+from core.contract import LAYOUT
+from core.errors import UserError
+from core.files import atomic_output, is_current, read_manifest, sha256, write_json_atomic
 
 DEFAULT_TARGETS = tuple(s.name for s in PIPELINE)
 
 
 @dataclass(frozen=True)
 class CompileOptions:
-    imgsz: int | None = None            # None: the checkpoint's training size
+    imgsz: int | None = None            # None: the checkpoint's training size (validated against its stride)
     opset: int = 17
     targets: tuple = DEFAULT_TARGETS
     verify_images: int = 8
@@ -26,8 +27,8 @@ class CompileOptions:
     guard_images: int = 64
 
     def __post_init__(self):
-        if self.imgsz is not None and (self.imgsz <= 0 or self.imgsz % 32):
-            raise ValueError(f"imgsz {self.imgsz} must be a positive multiple of the stride 32")
+        if self.imgsz is not None and self.imgsz <= 0:
+            raise ValueError(f"imgsz {self.imgsz} must be positive")
         if not 7 <= self.opset <= 21:
             raise ValueError(f"opset {self.opset} is outside 7..21")
         with_ancestors(list(self.targets))
@@ -43,13 +44,34 @@ class StageResult:
 
 
 class Context:
-    """What stages share: options, the artifacts so far, and lazily built image sets."""
+    """What stages share: options, the model's contract (resolved once), the artifacts so far,
+    and lazily built image sets."""
 
     def __init__(self, source: Path, out: Path, opts: CompileOptions):
         self.source, self.out, self.opts = source, out, opts
+        self.stem = source.stem.replace(".", "_")  # artifacts are named after the checkpoint
         self.paths: dict[str, Path] = {"source": source}
         self._calib = {}
         self._memo = {}
+
+    def checkpoint(self):
+        """(torch model, ModelInfo) of a .pt source, loaded once per process."""
+        from core.checkpoint import load_pose_checkpoint
+
+        return load_pose_checkpoint(self.source, self.opts.imgsz)
+
+    @cached_property
+    def info(self):
+        """The model's contract, its input size validated once: from the checkpoint (against
+        its real stride) or, for an .onnx start, from the file's fixed input."""
+        if self.source.suffix == ".pt":
+            return self.checkpoint()[1]
+        from compiler.export import onnx_info
+
+        return onnx_info(self.source, self.opts.imgsz)
+
+    def filename(self, stage: Stage) -> Path:
+        return self.out / stage.filename.format(stem=self.stem)
 
     def memo(self, key, make):
         """A value computed once per compile run (a parent's evaluation, the model's spec)."""
@@ -60,12 +82,6 @@ class Context:
     def artifact(self, stage: str) -> Path:
         return self.paths[stage]
 
-    @cached_property
-    def hw(self) -> tuple[int, int]:
-        from eval.artifact import describe
-
-        return describe(self.paths.get("onnx", self.source), self.opts.imgsz).spec.imgsz
-
     def calibration(self, n: int | None = None):
         from calib.select import CalibOptions, build_calibration
         from eval.defaults import default_calib_data
@@ -73,7 +89,7 @@ class Context:
         n = n or self.opts.calib_n
         if n not in self._calib:
             src = self.opts.calib_data or default_calib_data()
-            self._calib[n] = build_calibration(Path(src), CalibOptions(n=n, imgsz=self.hw))
+            self._calib[n] = build_calibration(Path(src), CalibOptions(n=n, imgsz=self.info.imgsz))
         return self._calib[n]
 
     def guard_dataset(self):
@@ -98,7 +114,7 @@ class Context:
         imgs = _spread([i for i in imgs if i is not None], self.opts.verify_images)
         if not imgs:
             raise UserError("verification: no readable face images")
-        return np.concatenate([preprocess(i, self.hw)[0] for i in imgs])
+        return np.concatenate([preprocess(i, self.info.imgsz)[0] for i in imgs])
 
     def verify_inputs(self):
         return self._verify_arrays
@@ -139,7 +155,7 @@ def _versions() -> dict:
 
 
 def run_stage(stage: Stage, ctx: Context) -> StageResult:
-    dst = ctx.out / stage.filename.format(stem=ctx.out.name)
+    dst = ctx.filename(stage)
     key = _key(stage, ctx)
     if is_current(dst, key):
         ctx.paths[stage.name] = dst
@@ -150,16 +166,16 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
     t = time.perf_counter()
     src, ref = ctx.paths[stage.builds_from], ctx.paths[stage.checks_against]
     with atomic_output(dst) as tmp:
-        report = stage.build(src, tmp, ctx) or {}
+        report = stage.build(src, ref, tmp, ctx) or {}
         report.update(check(stage, ref, tmp, ctx))
     secs = round(time.perf_counter() - t, 2)
     ctx.paths[stage.name] = dst
     own = sha256(next(dst.glob("saved_model.pb"))) if dst.is_dir() else sha256(dst)
     write_json_atomic(dst.with_name(dst.name + ".json"), {
-        "stage": stage.name, "artifact": dst.name, "parent": _rel(ref, dst), "built_from": _rel(src, dst), "key": key,
-        "options": asdict(ctx.opts), "sha256": own, "tool_versions": _versions(), "wall_seconds": secs,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "report": report, "layout": "split-norm-v1", "model": _model_json(ctx),
+        "stage": stage.name, "step": PIPELINE.index(stage), "artifact": dst.name, "parent": _rel(ref, dst),
+        "built_from": _rel(src, dst), "key": key, "options": asdict(ctx.opts), "sha256": own,
+        "tool_versions": _versions(), "wall_seconds": secs, "peak_rss_mb": round(peak_rss_mb(), 1),
+        "report": report, "layout": LAYOUT, "model": _model_json(ctx.info),
     })
     return StageResult(stage.name, dst, False, secs, report)
 
@@ -169,14 +185,9 @@ def _rel(p: Path, artifact: Path) -> str:
     return p.name if p.parent == artifact.parent else str(p)
 
 
-def _model_json(ctx: Context) -> dict:
-    from eval.artifact import describe
-
-    def read():
-        spec = describe(ctx.paths.get("onnx", ctx.source), ctx.opts.imgsz).spec
-        return {"kpt_shape": list(spec.kpt_shape), "nc": spec.nc, "imgsz": list(spec.imgsz)}
-
-    return ctx.memo("model", read)
+def _model_json(info) -> dict:
+    d = info.to_json()
+    return {k: d[k] for k in ("kpt_shape", "nc", "imgsz", "stride")}
 
 
 def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptions = CompileOptions(),
@@ -190,14 +201,10 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
     from eval.defaults import BUILD
 
     out = (Path(out) if out else BUILD / source.stem.replace(".", "_")).absolute()
-    source = source.absolute()
-    from eval.artifact import describe
-
-    ctx = Context(source, out, opts)
+    ctx = Context(source.absolute(), out, opts)
     stages = with_ancestors(list(opts.targets))
-    first = stages[0]
-    if not is_current(out / first.filename.format(stem=out.name), _key(first, ctx)):
-        describe(source, opts.imgsz)  # a bad checkpoint fails here, before any folder is made
+    if not is_current(ctx.filename(stages[0]), _key(stages[0], ctx)):
+        ctx.info  # a bad checkpoint or input size fails here, before any folder is made
     _check_writable(out)
     results = []
     bar = _bar(stages, progress)

@@ -1,5 +1,8 @@
-"""The compile stages, each a small function (source path, output path, context) -> report,
-and the one visible PIPELINE list that composes them."""
+"""The compile stages, each a small function (source, reference, output, context) -> report,
+and the one visible PIPELINE list that composes them. PIPELINE is the single source of truth:
+its rows are the dependency graph (builds_from), the check plan (checks_against, also the INT8
+guard's parent), the cache key (options), the order artifacts are listed and scored in (each
+manifest records its row's position), and SHIP_ORDER names the artifact a submission takes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from compiler import convert, export
-from compiler.guard import int8_with_guard
+from compiler.guard import ORT_ATTEMPTS, TFLITE_ATTEMPTS, int8_with_guard
 from compiler.verify import compare_float
 
 
@@ -15,26 +18,27 @@ from compiler.verify import compare_float
 class Stage:
     name: str
     builds_from: str     # the stage whose artifact this one is made from ("source": the input)
-    filename: str        # formatted with {stem}
+    filename: str        # formatted with {stem}, the checkpoint's name
     kind: str            # numeric kind the check expects: fp32, fp16, int8, or "-" (no check)
     checks_against: str  # the stage whose artifact this one must match numerically
-    build: Callable      # (src, dst, ctx) -> dict (report for the manifest)
+    build: Callable      # (src, ref, dst, ctx) -> dict (report for the manifest)
     options: tuple = ()  # the option fields that change this stage's output (the cache key)
 
 
-def _export(src: Path, dst: Path, ctx) -> dict:
+def _export(src: Path, ref: Path, dst: Path, ctx) -> dict:
     if src.suffix == ".onnx":
-        export.adopt_onnx(src, dst)
+        export.adopt_onnx(src, dst, ctx.info)
         return {"from": "onnx"}
-    export.export_pt(src, dst, ctx.opts.imgsz, ctx.opts.opset)
+    model, info = ctx.checkpoint()
+    export.export_model(model, info, dst, ctx.opts.opset)
     return {"from": "pt", "opset": ctx.opts.opset}
 
 
-def _simplify(src: Path, dst: Path, ctx) -> dict:
+def _simplify(src: Path, ref: Path, dst: Path, ctx) -> dict:
     return {"tool": convert.simplify(src, dst)}
 
 
-def _saved_model(src: Path, dst: Path, ctx) -> dict:
+def _saved_model(src: Path, ref: Path, dst: Path, ctx) -> dict:
     from calib.select import onnx2tf_sample
 
     # The verification faces serve: selecting a calibration set here would cost seconds.
@@ -43,44 +47,53 @@ def _saved_model(src: Path, dst: Path, ctx) -> dict:
 
 
 def _tflite(kind: str):
-    def build(src: Path, dst: Path, ctx) -> dict:
+    def build(src: Path, ref: Path, dst: Path, ctx) -> dict:
         convert.copy_tflite(src, dst, kind)
         return {"tool": "onnx2tf"}
     return build
 
 
 def _tflite_int8(io_dtype: str):
-    def build(src: Path, dst: Path, ctx) -> dict:
-        def make(out: Path, calib, per_channel: bool, float_head: bool):
-            convert.quantize_tflite(src, out, calib.nhwc(), io_dtype, per_channel)
-        return int8_with_guard(make, dst, ctx, ctx.artifact("tflite_fp32"))
+    def build(src: Path, ref: Path, dst: Path, ctx) -> dict:
+        def make(out: Path, calib, attempt):
+            convert.quantize_tflite(src, out, calib.nhwc(), io_dtype, attempt.per_channel)
+        return int8_with_guard(make, dst, ctx, ref, TFLITE_ATTEMPTS)
     return build
 
 
-def _ort_int8(src: Path, dst: Path, ctx) -> dict:
-    def make(out: Path, calib, per_channel: bool, float_head: bool):
-        convert.quantize_ort(src, out, calib.arrays, per_channel, float_head)
-    return int8_with_guard(make, dst, ctx, src, float_head=True)
+def _ort_int8(src: Path, ref: Path, dst: Path, ctx) -> dict:
+    from eval.profile import has_vnni
+
+    reduce_range = not has_vnni()  # 7-bit weights avoid AVX2's u8 x s8 saturation; VNNI has none
+
+    def make(out: Path, calib, attempt):
+        convert.quantize_ort(src, out, calib.arrays, attempt.per_channel, attempt.float_head, reduce_range)
+    return {**int8_with_guard(make, dst, ctx, ref, ORT_ATTEMPTS), "format": "QDQ U8S8", "reduce_range": reduce_range}
 
 
-CALIB = ("calib_n", "calib_data")
+#: Every input that can change which INT8 attempt the guard keeps.
+INT8 = ("calib_n", "calib_data", "verify_data", "guard_images", "verify_images")
 PIPELINE = [
     Stage("onnx", "source", "{stem}.onnx", "fp32", "source", _export, ("imgsz", "opset")),
     Stage("sim", "onnx", "{stem}.sim.onnx", "fp32", "onnx", _simplify),
     Stage("saved_model", "sim", "{stem}_saved_model", "-", "sim", _saved_model),
     Stage("tflite_fp32", "saved_model", "{stem}_fp32.tflite", "fp32", "sim", _tflite("float32")),
     Stage("tflite_fp16", "saved_model", "{stem}_fp16.tflite", "fp16", "sim", _tflite("float16")),
-    Stage("tflite_int8", "saved_model", "{stem}_int8.tflite", "int8", "tflite_fp32", _tflite_int8("int8"), CALIB),
-    Stage("tflite_int8_fio", "saved_model", "{stem}_int8_fio.tflite", "int8", "tflite_fp32", _tflite_int8("float32"), CALIB),
-    Stage("ort_int8", "sim", "{stem}.int8.onnx", "int8", "sim", _ort_int8, CALIB),
+    Stage("tflite_int8", "saved_model", "{stem}_int8.tflite", "int8", "tflite_fp32", _tflite_int8("int8"), INT8),
+    Stage("tflite_int8_fio", "saved_model", "{stem}_int8_fio.tflite", "int8", "tflite_fp32", _tflite_int8("float32"),
+          INT8),
+    Stage("ort_int8", "sim", "{stem}.int8.onnx", "int8", "sim", _ort_int8, INT8),
 ]
 STAGES = {s.name: s for s in PIPELINE}
+#: What a submission takes from a build, first available wins: full integer first.
+SHIP_ORDER = ("tflite_int8", "tflite_int8_fio", "tflite_fp32", "tflite_fp16")
+assert set(SHIP_ORDER) <= set(STAGES)
 
 
 def check(stage: Stage, parent: Path, artifact: Path, ctx) -> dict:
     """Numeric check of a float artifact against its parent (int8 stages check themselves)."""
     if stage.kind in ("fp32", "fp16"):
-        return compare_float(parent, artifact, ctx.verify_inputs(), stage.kind)
+        return compare_float(parent, artifact, ctx.verify_inputs(), stage.kind, ctx.info.imgsz)
     return {}
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import UserError
 from eval.artifact import describe
 from eval.decode import standardise
-from eval.errors import UserError
-from eval.runtimes import get_runtime, runtimes_for
+from eval.runtimes import open_runtime
 
 #: Max absolute difference on normalised coordinates and scores (0..1), per numeric kind.
 TOLERANCES = {"fp32": 1e-4, "fp16": 5e-3}
@@ -21,20 +21,18 @@ class VerificationError(UserError):
     """An artifact whose outputs differ from its parent's beyond tolerance."""
 
 
-def run_all(path: Path, inputs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Standardised (boxes, scores, landmarks) of a model for each input."""
-    art = describe(path)
-    rt = get_runtime(runtimes_for(path)[0])
-    if rt.name == "pytorch":  # a checkpoint runs at the size being compiled, not its training size
-        rt.imgsz = tuple(inputs.shape[2:4])
-    rt.load(path, threads=2)
-    return [standardise(rt.run(x[None]), art.spec) for x in inputs]
+def run_all(path: Path, inputs: np.ndarray, imgsz) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Standardised (boxes, scores, landmarks) of a model for each input (a checkpoint runs at
+    imgsz, the size being compiled)."""
+    spec = describe(path, imgsz).spec
+    rt = open_runtime(path, threads=2, imgsz=imgsz)
+    return [standardise(rt.run(x[None]), spec) for x in inputs]
 
 
-def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str) -> dict:
+def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str, imgsz) -> dict:
     """Collect the largest difference of every output; raise one error naming the worst."""
     tol = TOLERANCES[kind]
-    a, b = run_all(parent, inputs), run_all(child, inputs)
+    a, b = run_all(parent, inputs, imgsz), run_all(child, inputs, imgsz)
     worst = {}
     for name, i in (("boxes", 0), ("scores", 1), ("landmarks", 2)):
         d = max(float(np.abs(pa[i][..., :2] - pb[i][..., :2]).max() if i == 2 else np.abs(pa[i] - pb[i]).max())
@@ -48,12 +46,12 @@ def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str) -> d
     return report
 
 
-def anchor_drift(parent: Path, child: Path, inputs: np.ndarray, parent_outputs: list | None = None) -> dict:
+def anchor_drift(parent: Path, child: Path, inputs: np.ndarray, imgsz, parent_outputs: list | None = None) -> dict:
     """Landmark drift at the parent's most confident anchor of each image (percent of that
     face's size): needs no labels and no detections, so it also works on untrained models.
-    parent_outputs: run_all(parent, inputs), when the caller already has it."""
-    a, b = parent_outputs or run_all(parent, inputs), run_all(child, inputs)
-    h, w = describe(parent).spec.imgsz
+    parent_outputs: run_all(parent, inputs, imgsz), when the caller already has it."""
+    a, b = parent_outputs or run_all(parent, inputs, imgsz), run_all(child, inputs, imgsz)
+    h, w = imgsz
     errs, flips = [], 0
     for pa, pb in zip(a, b):
         j = int(pa[1].max(1).argmax())

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.decode import ModelSpec
-from eval.errors import UserError
-
-META_KEY = "facelm"
+from core.contract import LAYOUT, META_KEY, ModelSpec
+from core.errors import UserError
+from core.files import read_manifest
 
 
 @dataclass(frozen=True)
@@ -30,14 +29,14 @@ def describe(path: Path, imgsz: int | None = None) -> Artifact:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such artifact")
-    manifest = _manifest(path)
+    manifest = read_manifest(path)
     parent = (path.parent / manifest["parent"]) if manifest and manifest.get("parent") else None
     try:
         if path.suffix == ".pt":
-            from compiler.checkpoint import load_pose_checkpoint
+            from core.checkpoint import load_pose_checkpoint
 
             _, info = load_pose_checkpoint(path, imgsz)
-            return Artifact(path, ModelSpec(info.kpt_shape, info.nc, info.imgsz), "split-norm-v1", "fp32", parent)
+            return Artifact(path, info.spec, LAYOUT, "fp32", parent)
         if path.suffix == ".onnx":
             spec, layout = _onnx_spec(path)
             return Artifact(path, spec, layout, onnx_kind(path), parent)
@@ -49,13 +48,6 @@ def describe(path: Path, imgsz: int | None = None) -> Artifact:
     except Exception as e:
         raise UserError(f"{path}: cannot be read as a model ({type(e).__name__}: {str(e)[:120]})") from None
     raise UserError(f"{path}: unknown model format (expected .pt, .onnx or .tflite)")
-
-
-def _manifest(path: Path) -> dict | None:
-    try:
-        return json.loads(path.with_name(path.name + ".json").read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _onnx_spec(path: Path) -> tuple[ModelSpec, str]:
@@ -91,7 +83,7 @@ def _tflite_spec(path: Path, manifest: dict | None) -> tuple[ModelSpec, str]:
     hw = (int(s[1]), int(s[2])) if s[-1] == 3 else (int(s[2]), int(s[3]))
     if manifest and "model" in manifest:
         d = manifest["model"]
-        return ModelSpec(tuple(d["kpt_shape"]), int(d["nc"]), hw), manifest.get("layout", "split-norm-v1")
+        return ModelSpec(tuple(d["kpt_shape"]), int(d["nc"]), hw), manifest.get("layout", LAYOUT)
     outs = it.get_output_details()
     meta = _embedded_metadata(path)
     if len(outs) == 3:  # split head without a manifest: widths are 4, nc and K*3
@@ -101,7 +93,7 @@ def _tflite_spec(path: Path, manifest: dict | None) -> tuple[ModelSpec, str]:
         kd, nc = max(rest), min(rest)
         if kd % 3:
             raise UserError(f"{path}: outputs of widths {widths} are not boxes/scores/landmarks")
-        return ModelSpec((kd // 3, 3), nc, hw), "split-norm-v1"
+        return ModelSpec((kd // 3, 3), nc, hw), LAYOUT
     if meta and "kpt_shape" in meta:
         names = meta.get("names", {0: "face"})
         return ModelSpec(tuple(meta["kpt_shape"]), len(names), hw), "packed"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.errors import UserError
+from core.errors import UserError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm")
 
@@ -38,9 +38,6 @@ class Dataset:
     @property
     def labelled(self) -> bool:
         return self.n_points is not None
-
-    def n_faces(self) -> int:
-        return sum(len(s.faces) for s in self.samples)
 
 
 def parse_pts(text: str, source: str = "<pts>") -> list[np.ndarray]:

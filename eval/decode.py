@@ -9,15 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.contract import ModelSpec
 from eval.preprocess import Letterbox
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What the decoder must know about a model's outputs."""
-    kpt_shape: tuple[int, int]
-    nc: int
-    imgsz: tuple[int, int]  # (h, w)
 
 
 @dataclass(frozen=True)

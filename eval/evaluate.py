@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.errors import DataMismatchError, UserError
 from eval.artifact import Artifact
 from eval.datasets import Dataset
-from eval.decode import DecodeOptions, decode
-from eval.errors import UserError
+from eval.decode import DecodeOptions
+from eval.infer import Timing, detect
 from eval.landmarks import common_points
 from eval.metrics import Summary, face_nme, match, summarise
-from eval.preprocess import preprocess, read_image
+from eval.preprocess import read_image
 
 
 @dataclass(frozen=True)
@@ -32,19 +33,19 @@ class EvalResult:
     summary: Summary | None                       # None for unlabelled data
     predictions: dict = field(default_factory=dict)  # image path -> list[Face]
     skipped: list = field(default_factory=list)      # (name, reason)
-    invoke_s: float = 0.0                            # time inside runtime.run
-    overhead_s: float = 0.0                          # preprocess + decode + metrics
+    invoke_s: float = 0.0                            # time inside the inference call alone
+    convert_s: float = 0.0                           # input/output conversion around it
+    overhead_s: float = 0.0                          # image reading, preprocess, decode, metrics
     n_images: int = 0
-    ids68: list = field(default_factory=list)
 
 
 def point_mapping(model_points: int, data_points: int, source: str) -> tuple[list[int], list[int], list[int]]:
     try:
         m, d, ids = common_points(model_points, data_points)
     except ValueError as e:
-        raise UserError(f"{source}: model has {model_points} landmarks, data has {data_points}: {e}") from None
+        raise DataMismatchError(f"{source}: model has {model_points} landmarks, data has {data_points}: {e}") from None
     if not ids:
-        raise UserError(f"{source}: model ({model_points} points) and data ({data_points} points) share no landmarks")
+        raise DataMismatchError(f"{source}: model ({model_points} points) and data ({data_points} points) share no landmarks")
     return m, d, ids
 
 
@@ -52,20 +53,17 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
     """Run every image through runtime and score the decoded faces against the labels."""
     k = art.spec.kpt_shape[0]
     m_idx, d_idx, ids = point_mapping(k, ds.n_points, str(ds.root)) if ds.labelled else (list(range(k)), [], [])
-    res = EvalResult(None, skipped=list(ds.skipped), ids68=ids)
+    res = EvalResult(None, skipped=list(ds.skipped))
     nmes, perrs = [], []
     samples = ds.samples[: opts.max_images] if opts.max_images else ds.samples
+    timing = Timing()
+    t_start = time.perf_counter()
     for s in _progress(samples, f"{art.path.name} [{runtime.name}]", opts.progress):
-        t0 = time.perf_counter()
         img = read_image(s.image)
         if img is None:
             res.skipped.append((str(s.image), "unreadable or corrupt image"))
             continue
-        x, lb = preprocess(img, art.spec.imgsz)
-        t1 = time.perf_counter()
-        outs = runtime.run(x)
-        t2 = time.perf_counter()
-        faces = decode(outs, art.spec, lb, opts.decode)
+        faces = detect(runtime, art.spec, img, opts.decode, timing)
         res.predictions[str(s.image)] = faces
         if ds.labelled:
             gts = [g[d_idx] for g in s.faces]
@@ -78,8 +76,8 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
                 nmes.append(nme)
                 perrs.append(err)
         res.n_images += 1
-        res.invoke_s += t2 - t1
-        res.overhead_s += (t1 - t0) + (time.perf_counter() - t2)
+    res.invoke_s, res.convert_s = timing.invoke, timing.convert
+    res.overhead_s = time.perf_counter() - t_start - timing.invoke - timing.convert
     if ds.labelled:
         if not nmes:
             raise UserError(f"{ds.root}: no readable labelled images")
@@ -87,14 +85,14 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
     return res
 
 
-def evaluate_path(path, ds: Dataset, opts: EvalOptions = EvalOptions(progress=False), threads: int = 2) -> EvalResult:
+def evaluate_path(path, ds: Dataset, opts: EvalOptions = EvalOptions(progress=False), threads: int = 2,
+                  imgsz=None) -> EvalResult:
     """Evaluate a model file on the first runtime that can run it."""
     from eval.artifact import describe
-    from eval.runtimes import get_runtime, runtimes_for
+    from eval.runtimes import open_runtime
 
-    rt = get_runtime(runtimes_for(path)[0])
-    rt.load(path, threads=threads)
-    return evaluate(rt, describe(path), ds, opts)
+    rt = open_runtime(path, threads, imgsz)
+    return evaluate(rt, describe(path, imgsz), ds, opts)
 
 
 def drift(child: dict, parent: dict, k: int, normaliser: str = "inter-ocular") -> tuple[float, int]:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import UserError
 from eval.artifact import describe
 from eval.datasets import IMAGE_EXTS
-from eval.decode import DecodeOptions, decode
-from eval.errors import UserError
-from eval.preprocess import preprocess, read_image
-from eval.runtimes import get_runtime, runtimes_for
+from eval.decode import DecodeOptions
+from eval.infer import detect
+from eval.preprocess import read_image
+from eval.runtimes import open_runtime
 from eval.writer import write_predictions
 
 
@@ -25,16 +26,13 @@ def list_images(src: Path) -> list[Path]:
 def predict(model: Path, images: Path, out_dir: Path, opts: DecodeOptions = DecodeOptions(), threads: int = 1) -> dict:
     """Returns {'written': n, 'unreadable': [...]}."""
     art = describe(model)
-    rt = get_runtime(runtimes_for(model)[0])
-    rt.load(model, threads=threads)
+    rt = open_runtime(model, threads)
     written, bad = 0, []
     for p in list_images(images):
         img = read_image(p)
         if img is None:
             bad.append(str(p))
             continue
-        x, lb = preprocess(img, art.spec.imgsz)
-        faces = decode(rt.run(x), art.spec, lb, opts)
-        write_predictions(p, [f.points for f in faces], Path(out_dir))
+        write_predictions(p, [f.points for f in detect(rt, art.spec, img, opts)], Path(out_dir))
         written += 1
     return {"written": written, "unreadable": bad}

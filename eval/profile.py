@@ -2,7 +2,9 @@
 peak memory. GFLOPs count convolutions as 2 x MACs, as ultralytics' fused thop count does."""
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -100,16 +102,106 @@ def file_mb(path: Path) -> float:
     return Path(path).stat().st_size / 1e6
 
 
-def latency(run, x: np.ndarray, warmup: int = 5, runs: int = 30) -> tuple[float, float]:
-    """(median, p90) milliseconds of run(x) after warm-up."""
-    for _ in range(warmup):
-        run(x)
-    ts = []
-    for _ in range(runs):
+@dataclass(frozen=True)
+class LatencyOptions:
+    """How latency is sampled: warm-up invokes, then at least min_runs invokes and min_seconds
+    per artifact, spread over `rounds` interleaved rounds so machine noise falls on all alike."""
+    warmup: int = 10
+    min_runs: int = 100
+    min_seconds: float = 1.0
+    rounds: int = 10
+    io_runs: int = 20
+
+    def __post_init__(self):
+        if self.min_runs < 1 or self.rounds < 1 or self.warmup < 0 or self.min_seconds < 0:
+            raise ValueError("latency: min_runs and rounds must be positive, warmup and min_seconds not negative")
+
+
+@dataclass(frozen=True)
+class Latency:
+    median_ms: float
+    p90_ms: float
+    runs: int
+    io_ms: float  # input/output conversion around the call (feed + fetch), median
+
+
+def time_interleaved(items: dict, opts: LatencyOptions = LatencyOptions(), desc: str | None = None) -> dict:
+    """items: key -> (loaded runtime, preprocessed input). Times invoke() alone, the runtime's
+    inference call on tensors already set, in interleaved rounds; conversion apart. desc: show
+    a progress bar over the rounds."""
+    est = {}
+    for k, (rt, x) in items.items():
+        rt.feed(x)
         t = time.perf_counter()
-        run(x)
-        ts.append((time.perf_counter() - t) * 1000)
-    return float(np.median(ts)), float(np.percentile(ts, 90))
+        for _ in range(max(opts.warmup, 1)):
+            rt.invoke()
+        est[k] = max((time.perf_counter() - t) / max(opts.warmup, 1), 1e-6)
+    per_round = {k: math.ceil(max(opts.min_runs, opts.min_seconds / est[k]) / opts.rounds) for k in items}
+    samples = {k: [] for k in items}
+    rounds = range(opts.rounds)
+    if desc:
+        from tqdm import tqdm
+
+        rounds = tqdm(rounds, desc=desc, unit="round", leave=False, dynamic_ncols=True)
+    for _ in rounds:
+        for k, (rt, x) in items.items():
+            for _ in range(per_round[k]):
+                t = time.perf_counter()
+                rt.invoke()
+                samples[k].append((time.perf_counter() - t) * 1000)
+    out = {}
+    for k, (rt, x) in items.items():
+        io = []
+        for _ in range(opts.io_runs):
+            t0 = time.perf_counter()
+            rt.feed(x)
+            t1 = time.perf_counter()
+            rt.invoke()
+            t2 = time.perf_counter()
+            rt.fetch()
+            io.append(((t1 - t0) + (time.perf_counter() - t2)) * 1000)
+        ts = samples[k]
+        out[k] = Latency(float(np.median(ts)), float(np.percentile(ts, 90)), len(ts), float(np.median(io)) if io else 0.0)
+    return out
+
+
+def relative_latency(parent: Path, child: Path, imgsz, threads: int = 1) -> dict:
+    """A quick side-by-side (child / parent invoke time, 1 thread) for compile's table."""
+    from eval.runtimes import open_runtime
+
+    x = np.random.default_rng(0).random((1, 3, *imgsz), dtype=np.float32)
+    items = {k: (open_runtime(p, threads, imgsz), x) for k, p in (("parent", parent), ("child", child))}
+    lat = time_interleaved(items, LatencyOptions(warmup=5, min_runs=20, min_seconds=0.3, rounds=4, io_runs=0))
+    return {"ratio": round(lat["child"].median_ms / lat["parent"].median_ms, 3),
+            "parent_ms": round(lat["parent"].median_ms, 3), "ms": round(lat["child"].median_ms, 3), "threads": threads}
+
+
+#: /proc/cpuinfo flags that decide int8 speed on x86 (and their names in the table's footer).
+ISA = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI",
+       "amx_int8": "AMX-INT8", "asimddp": "Arm dot product", "i8mm": "Arm i8mm"}
+
+
+def machine() -> dict:
+    """The CPU that latency was measured on: model, cores, and its int8-relevant features."""
+    import os
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() == "model name" and model in ("", platform.machine(), platform.processor()):
+                model = val.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags |= set(val.split())
+    except OSError:
+        pass
+    return {"cpu": model, "arch": platform.machine(), "cores": os.cpu_count(),
+            "features": [name for f, name in ISA.items() if f in flags]}
+
+
+def has_vnni() -> bool:
+    return any("VNNI" in f or "AMX" in f for f in machine()["features"])
 
 
 def reset_peak_rss() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.files import write_text_atomic
 from eval.landmarks import IDX51_IN_68
 
 
@@ -28,9 +29,4 @@ def format_pts(faces: list[np.ndarray]) -> str:
 
 
 def write_predictions(image: Path, faces: list[np.ndarray], out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dst = out_dir / (Path(image).stem + ".txt")
-    tmp = dst.with_suffix(".txt.tmp")
-    tmp.write_text(format_pts([to_51(f) for f in faces]))
-    tmp.replace(dst)
-    return dst
+    return write_text_atomic(Path(out_dir) / (Path(image).stem + ".txt"), format_pts([to_51(f) for f in faces]))

@@ -1,9 +1,9 @@
-"""Score records: one frozen row per (artifact, runtime, dataset), rounded where created."""
+"""Score records: one frozen row per (artifact, runtime, dataset), rounded where created.
+Plain data: this package imports no runtime, no evaluator and no CLI."""
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -31,11 +31,14 @@ class ScoreRow:
     gflops: float | None = None
     params_m: float | None = None
     size_mb: float | None = None
-    ms_1t: float | None = None        # median latency, 1 thread
+    ms_1t: float | None = None        # median of the inference call alone, first thread count
     p90_1t: float | None = None
-    ms_2t: float | None = None
+    ms_2t: float | None = None        # the same, last thread count
+    io_ms: float | None = None        # input/output conversion around the call (first thread count)
+    latency_runs: int | None = None   # invokes behind ms_1t
     peak_rss_mb: float | None = None  # peak resident memory this row added to the process (load + run)
-    eval_overhead: float | None = None  # (preprocess + decode + metrics) / invoke time
+    eval_overhead: float | None = None  # (reading, preprocess, decode, metrics) / invoke time
+    note: str | None = None           # e.g. a quantised artifact slower than its float parent
     regions: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
     error: str | None = None
@@ -43,30 +46,22 @@ class ScoreRow:
     def __post_init__(self):
         for f, nd in (("nme", 3), ("fr08", 2), ("fr10", 2), ("auc08", 4), ("auc10", 4), ("miss", 2), ("drift", 3),
                       ("gflops", 3), ("params_m", 3), ("size_mb", 3), ("ms_1t", 3), ("p90_1t", 3), ("ms_2t", 3),
-                      ("peak_rss_mb", 1), ("eval_overhead", 3)):
+                      ("io_ms", 3), ("peak_rss_mb", 1), ("eval_overhead", 3)):
             object.__setattr__(self, f, _r(getattr(self, f), nd))
 
-    def key(self) -> tuple:
-        return (self.artifact, self.runtime, self.dataset)
 
-
-#: Column -> (header, lower is better?) for the table.
+#: Column -> header for the table (the arrow says which way is better).
 COLUMNS = {
-    "artifact": ("artifact", None), "runtime": ("runtime", None), "kind": ("kind", None),
-    "nme": ("NME% ↓", True), "fr10": ("FR@0.10% ↓", True), "auc10": ("AUC@0.10 ↑", False),
-    "miss": ("miss% ↓", True), "drift": ("drift% ↓", True), "gflops": ("GFLOPs ↓", True),
-    "size_mb": ("MB ↓", True), "ms_1t": ("ms 1t ↓", True), "ms_2t": ("ms 2t ↓", True),
-    "peak_rss_mb": ("+RSS MB ↓", True), "error": ("error", None),
+    "artifact": "artifact", "runtime": "runtime", "kind": "kind",
+    "nme": "NME% ↓", "fr10": "FR@0.10% ↓", "auc10": "AUC@0.10 ↑",
+    "miss": "miss% ↓", "drift": "drift% ↓", "gflops": "GFLOPs ↓",
+    "size_mb": "MB ↓", "ms_1t": "ms 1t ↓", "ms_2t": "ms 2t ↓", "io_ms": "I/O ms",
+    "peak_rss_mb": "+RSS MB ↓", "note": "note", "error": "error",
 }
 
 
-def save_rows(rows: list[ScoreRow], path: Path) -> None:
-    from compiler.manifest import write_json_atomic
+def save_rows(rows: list[ScoreRow], path: Path, machine: dict | None = None) -> None:
+    """scores.json: the machine latency was measured on, and every row."""
+    from core.files import write_json_atomic
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, [asdict(r) for r in rows])
-
-
-def load_rows(path: Path) -> list[ScoreRow]:
-    names = {f.name for f in fields(ScoreRow)}
-    return [ScoreRow(**{k: v for k, v in d.items() if k in names}) for d in json.loads(Path(path).read_text())]
+    write_json_atomic(Path(path), {"machine": machine or {}, "rows": [asdict(r) for r in rows]})

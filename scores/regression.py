@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.errors import UserError
+from core.errors import UserError
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 METRICS = ("nme", "fr10", "auc10", "miss", "drift", "gflops", "size_mb")
@@ -19,8 +19,6 @@ TOLERANCES = {
     "float": {"nme": 0.02, "fr10": 0.5, "auc10": 0.003, "miss": 0.0, "drift": 0.02, "gflops": 0.001, "size_mb": 0.01},
     "int8": {"nme": 0.15, "fr10": 1.5, "auc10": 0.01, "miss": 1.0, "drift": 0.15, "gflops": 0.001, "size_mb": 0.05},
 }
-#: The fixed face set: the first N faces (sorted) of the default evaluation folder.
-FACES = 100
 
 
 class RegressionError(AssertionError):
@@ -92,7 +90,7 @@ def load_baseline(runtime: str) -> dict:
 
 def write_baselines(rows: list, meta: dict) -> list[str]:
     """Write one file per runtime; returns a readable diff of what changed."""
-    from compiler.manifest import write_json_atomic
+    from core.files import write_json_atomic
 
     BASELINES.mkdir(parents=True, exist_ok=True)
     diff = []
@@ -107,22 +105,3 @@ def write_baselines(rows: list, meta: dict) -> list[str]:
                     diff.append(f"{rt:12s} {b['artifact']:40s} {m:8s} {o.get(m)} -> {b[m]}")
         write_json_atomic(p, {**meta, "runtime": rt, "rows": new_rows})
     return diff
-
-
-def regression_dataset():
-    """The fixed face set: the first FACES faces of the default evaluation folder."""
-    from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data
-
-    ds = load_dataset(default_eval_data())
-    ds.samples = ds.samples[:FACES]
-    ds.name = f"{ds.name}[:{FACES}]"
-    return ds
-
-
-def regression_rows(build: Path, runtime: str | None = None) -> list:
-    """Score the build's artifacts (one runtime, or all) on the fixed face set."""
-    from scores.run import ScoreOptions, find_artifacts, score_paths
-
-    opts = ScoreOptions(threads=(1,), latency_runs=3, progress=False)
-    return score_paths(find_artifacts(build), regression_dataset(), opts, (runtime,) if runtime else None)

@@ -22,8 +22,16 @@ def compile_table(results) -> str:
             note = (f"{'ok' if guard['passed'] else 'OVER LIMIT'}: drift {best['drift_nme']}% "
                     f"({guard['chosen']}, {len(guard['attempts'])} tried)")
         rows.append([r.stage, str(r.path), f"{_size_mb(r.path):.2f}", rep.get("kind", ""),
-                     "cached" if r.cached else f"{r.seconds:.1f}", note])
-    return tabulate(rows, headers=["stage", "artifact", "MB", "kind", "seconds", "check"])
+                     "cached" if r.cached else f"{r.seconds:.1f}", note, _speed(rep.get("latency_vs_parent"))])
+    return tabulate(rows, headers=["stage", "artifact", "MB", "kind", "seconds", "check", "ms vs parent (1 thread)"])
+
+
+def _speed(s: dict | None) -> str:
+    """A quantised artifact's inference call against its float parent's, measured side by side."""
+    if not s:
+        return ""
+    text = f"{s['ms']:.2f} vs {s['parent_ms']:.2f} (x{s['ratio']:.2f})"
+    return text + " SLOWER than its parent here" if s["ratio"] > 1 else text
 
 
 def _cells(row, cols):
@@ -43,22 +51,30 @@ def _short_path(p: str) -> str:
     return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
-def score_table(rows, fmt: str = "simple") -> str:
-    """One table, lower-is-better marked in the headers; a footer counts skipped files."""
+def score_table(rows, fmt: str = "simple", machine: dict | None = None) -> str:
+    """One table, better direction marked in the headers; a footer says how latency was
+    measured and on what CPU, and counts skipped files."""
     from tabulate import tabulate
 
     from scores.records import COLUMNS
 
-    cols = [c for c in COLUMNS if c != "error" or any(r.error for r in rows)]
+    cols = [c for c in COLUMNS if c not in ("error", "note") or any(getattr(r, c) for r in rows)]
     body = [_cells(r, cols) for r in rows]
-    text = tabulate(body, headers=[COLUMNS[c][0] for c in cols], tablefmt=fmt, floatfmt="g")
+    text = tabulate(body, headers=[COLUMNS[c] for c in cols], tablefmt=fmt, floatfmt="g")
+    runs = sorted({r.latency_runs for r in rows if r.latency_runs})
+    if runs:
+        text += (f"\n\nms: median of the inference call alone ({runs[0]}-{runs[-1]} invokes each, interleaved "
+                 "rounds, after warm-up); I/O ms: input/output conversion around it, not included.")
+    if machine:
+        text += f"\nCPU: {machine.get('cpu')}, {machine.get('cores')} cores, " + \
+            (", ".join(machine.get("features") or []) or "no AVX2/AVX-512/VNNI") + "."
     skipped = {s[0] for r in rows for s in r.skipped}
     if skipped:
         text += f"\n\n{len(skipped)} file(s) skipped (unreadable images or malformed annotations); names in the JSON."
     return text
 
 
-def write_tables(rows, out_dir) -> dict:
+def write_tables(rows, out_dir, machine: dict | None = None) -> dict:
     """Write the table as Markdown and CSV beside the JSON; returns their paths."""
     import csv
     import io
@@ -69,7 +85,7 @@ def write_tables(rows, out_dir) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "scores.md"
-    md.write_text(score_table(rows, "github") + "\n")
+    md.write_text(score_table(rows, "github", machine) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(list(COLUMNS))

@@ -14,7 +14,7 @@ from eval.defaults import DEFAULT_MODEL, shared_faces  # noqa: E402
 @pytest.fixture(scope="session", autouse=True)
 def _offline_env(tmp_path_factory):
     os.environ.setdefault("FACELM_CACHE", str(tmp_path_factory.mktemp("cache")))
-    from compiler.offline import prepare
+    from core.offline import prepare
 
     prepare()
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from calib.select import CalibOptions, build_calibration, k_center, onnx2tf_sample
-from eval.errors import UserError
+from core.errors import UserError
 
 
 def test_k_center_covers_every_cluster_first():

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from compiler.manifest import read_manifest, sha256
+from core.files import read_manifest, sha256
 from compiler.pipeline import CompileOptions, compile_checkpoint
 from eval.artifact import describe
 from tests.conftest import run_cli
@@ -47,8 +47,8 @@ def test_split_head_matches_ultralytics_packed_head(tiny51):
     """The exported split outputs are ultralytics' own decoded outputs, normalised."""
     import torch
 
-    from compiler.checkpoint import load_pose_checkpoint
-    from compiler.head import SplitPoseModel
+    from core.checkpoint import load_pose_checkpoint
+    from core.head import SplitPoseModel
     from eval.decode import ModelSpec, standardise
 
     model, info = load_pose_checkpoint(tiny51)
@@ -156,16 +156,21 @@ def test_bad_imgsz_and_unwritable_out(tiny51, tmp_path):
 
 
 def test_failure_leaves_good_artifacts_untouched(tiny_build, tmp_path, monkeypatch):
-    """A stage that fails mid-write leaves the previous good artifact and manifest as they were."""
+    """A stage that fails mid-write leaves the previous good artifact and manifest as they were:
+    the rerun targets the very files it would replace (artifacts are named after the model)."""
     import compiler.stages as st
 
     out, _ = tiny_build
     work = tmp_path / "copy"
     shutil.copytree(out, work)
+    target = work / "tiny51_fp16.tflite"
     before = {p.name: sha256(p) for p in work.glob("*.tflite")}
-    m_before = read_manifest(work / "copy_fp16.tflite") if (work / "copy_fp16.tflite").exists() else None
+    m_before = read_manifest(target)
+    assert m_before is not None and target.exists()
+    calls = []
 
-    def boom(src, dst, ctx):
+    def boom(src, ref, dst, ctx):
+        calls.append(dst)
         dst.write_bytes(b"half")
         raise RuntimeError("disk full")
 
@@ -173,12 +178,43 @@ def test_failure_leaves_good_artifacts_untouched(tiny_build, tmp_path, monkeypat
     monkeypatch.setitem(st.STAGES, "tflite_fp16", st.Stage(**{**stage.__dict__, "build": boom, "options": ("opset",)}))
     monkeypatch.setattr(st, "PIPELINE", [st.STAGES.get(s.name, s) for s in st.PIPELINE])
     with pytest.raises(RuntimeError):
-        compile_checkpoint(out / "tiny51.onnx", work, CompileOptions(targets=("tflite_fp16",), opset=16,
-                                                                      verify_images=2), progress=False)
+        compile_checkpoint(tiny51_path(out), work, CompileOptions(targets=("tflite_fp16",), verify_images=2),
+                           progress=False)
+    assert calls and calls[0].name == target.name  # the stage really ran against this artifact
     assert {p.name: sha256(p) for p in work.glob("*.tflite")} == before
     assert not list(work.glob(".*"))
-    if m_before:
-        assert read_manifest(work / "copy_fp16.tflite") == m_before
+    assert read_manifest(target) == m_before
+
+
+def tiny51_path(build):
+    """The checkpoint a build was made from, as its onnx manifest names it."""
+    from pathlib import Path
+
+    return Path(read_manifest(build / "tiny51.onnx")["built_from"])
+
+
+def test_artifacts_are_named_after_the_checkpoint(tiny51, tmp_path):
+    res = compile_checkpoint(tiny51, tmp_path / "elsewhere", CompileOptions(targets=("onnx",), verify_images=2),
+                             progress=False)
+    assert res[-1].path == tmp_path / "elsewhere" / "tiny51.onnx"
+
+
+def test_checkpoint_loaded_and_imgsz_validated_once_per_compile(tiny51, tmp_path):
+    from core import checkpoint
+
+    checkpoint._LOADED.clear()
+    checkpoint._INFOS.clear()
+    before = dict(checkpoint.LOADS)
+    compile_checkpoint(tiny51, tmp_path / "once", CompileOptions(targets=("sim",), verify_images=2), progress=False)
+    assert checkpoint.LOADS["count"] - before["count"] == 1
+    assert checkpoint.LOADS["validations"] - before["validations"] == 1
+
+
+def test_int8_cache_key_covers_the_guard_faces():
+    from compiler.stages import STAGES
+
+    for name in ("tflite_int8", "tflite_int8_fio", "ort_int8"):
+        assert {"calib_n", "calib_data", "verify_data", "guard_images", "verify_images"} <= set(STAGES[name].options)
 
 
 def test_compile_runs_offline(tiny51, tmp_path):
@@ -193,5 +229,24 @@ def test_compile_runs_offline(tiny51, tmp_path):
                              "--calib-n", "8", prefix=("unshare", "-n"),
                              env={"FACELM_CACHE": str(tmp_path / "cache")})
     assert code == 0, err[-2000:]
-    for name in ("off_fp16.tflite", "off_int8.tflite", "off.int8.onnx"):
+    for name in ("tiny51_fp16.tflite", "tiny51_int8.tflite", "tiny51.int8.onnx"):  # named after the checkpoint
         assert (tmp_path / "off" / name).exists(), name
+
+
+def test_package_choices_are_the_pipeline_ship_order():
+    import cli
+    from compiler.stages import SHIP_ORDER, STAGES
+
+    opt = next(p for p in cli.package.params if p.name == "artifact")
+    assert {f"tflite_{c}" for c in opt.type.choices} == set(SHIP_ORDER)
+    assert all(STAGES[s].filename.endswith(".tflite") for s in SHIP_ORDER)
+
+
+def test_score_lists_artifacts_in_pipeline_order(tiny_build):
+    from compiler.stages import PIPELINE
+    from eval.scoring import find_artifacts
+
+    out, _ = tiny_build
+    names = [p.name for p in find_artifacts(out)]
+    files = [s.filename.format(stem="tiny51") for s in PIPELINE if s.name != "saved_model"]
+    assert names == ["tiny51.pt", *files]

@@ -9,7 +9,7 @@ import pytest
 from eval.artifact import describe
 from eval.datasets import load_dataset
 from eval.evaluate import EvalOptions, evaluate
-from eval.runtimes import get_runtime
+from eval.runtimes import open_runtime
 from tests.conftest import run_cli
 
 
@@ -24,7 +24,7 @@ def _subset(src, dst, n):
 
 PREDICT = """
 import json, sys
-from compiler.offline import prepare; prepare()
+from core.offline import prepare; prepare()
 from ultralytics import YOLO
 yolo = YOLO({model!r}, task="pose")
 out = {{}}
@@ -43,8 +43,7 @@ def test_pytorch_runtime_equals_ultralytics_predict(default_model, faces):
     from tests.conftest import run_python
 
     art = describe(default_model)
-    rt = get_runtime("pytorch")
-    rt.load(default_model)
+    rt = open_runtime(default_model)
     images = [str(p) for p in sorted((faces / "afw").glob("*.jpg"))[:12]]
     theirs = run_python(PREDICT.format(model=str(default_model), images=images, imgsz=list(art.spec.imgsz)))
     worst, compared = 0.0, 0
@@ -68,8 +67,7 @@ def test_onnx_and_its_fp32_tflite_score_the_same(default_build, faces, tmp_path)
     nmes = []
     stem = default_build.name
     for name, runtime in ((f"{stem}.sim.onnx", "onnxruntime"), (f"{stem}_fp32.tflite", "tflite")):
-        rt = get_runtime(runtime)
-        rt.load(default_build / name)
+        rt = open_runtime(default_build / name, runtime=runtime)
         nmes.append(evaluate(rt, describe(default_build / name), ds, EvalOptions(progress=False)).summary.nme)
     assert abs(nmes[0] - nmes[1]) <= 0.01, nmes
     assert nmes[0] < 15
@@ -81,7 +79,7 @@ def test_gflops_agree_with_ultralytics_thop(tiny_build, tiny51):
     import torch
     import thop  # the counter ultralytics' get_flops uses
 
-    from compiler.checkpoint import load_pose_checkpoint
+    from core.checkpoint import load_pose_checkpoint
     from eval.profile import onnx_cost, tflite_cost
 
     out, _ = tiny_build
@@ -107,9 +105,13 @@ def test_score_build_writes_json_md_csv_and_isolates_failures(tiny_build, tmp_pa
     build = tmp_path / "build" / "tiny51"
     shutil.copytree(out, build)
     (build / "broken.tflite").write_bytes(b"nonsense")
-    code, stdout, err = run_cli("score", "--build", build, "--data", data, "--threads", "1", "--out", tmp_path / "s")
-    assert code == 0, err[-3000:]
-    rows = json.loads((tmp_path / "s" / "scores.json").read_text())
+    code, stdout, err = run_cli("score", "--build", build, "--data", data, "--threads", "1", "--latency-runs", "5",
+                                "--out", tmp_path / "s")
+    assert code == 1, err[-3000:]  # an error row fails the run, after the table and files are written
+    assert "broken.tflite" in err.strip().splitlines()[-1]
+    saved = json.loads((tmp_path / "s" / "scores.json").read_text())
+    assert saved["machine"]["cores"] >= 1 and "features" in saved["machine"]
+    rows = saved["rows"]
     by = {(r["artifact"].split("/")[-1], r["runtime"]): r for r in rows}
     assert ("tiny51.pt", "pytorch") in by and ("tiny51_int8.tflite", "tflite") in by
     assert by[("broken.tflite", "tflite")]["error"]
@@ -146,7 +148,7 @@ def test_ultralytics_packed_tflite_scores(tiny51, tmp_path):
     np.save(tmp_path / "calibration_image_sample_data_20x128x128x3_float32.npy",
             np.random.default_rng(0).uniform(0, 1, (20, 128, 128, 3)).astype(np.float32))
     shutil.copy(tiny51, tmp_path / "team.pt")
-    run_python("import json\nfrom compiler.offline import prepare; prepare()\nfrom ultralytics import YOLO\n"
+    run_python("import json\nfrom core.offline import prepare; prepare()\nfrom ultralytics import YOLO\n"
                f"YOLO({str(tmp_path / 'team.pt')!r}, task='pose').export(format='saved_model', imgsz=96)\n"
                "print(json.dumps({}))", cwd=tmp_path)
     tfl = next(tmp_path.glob("team_saved_model/*_float32.tflite"))
@@ -156,7 +158,6 @@ def test_ultralytics_packed_tflite_scores(tiny51, tmp_path):
     data.mkdir()
     cv2.imwrite(str(data / "a.jpg"), np.full((80, 90, 3), 100, np.uint8))
     ds = load_dataset(data)
-    rt = get_runtime("tflite")
-    rt.load(tfl)
+    rt = open_runtime(tfl)
     res = evaluate(rt, art, ds, EvalOptions(progress=False))
     assert res.n_images == 1 and res.summary is None

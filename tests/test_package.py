@@ -46,7 +46,7 @@ def test_verify_passes_and_matches_evaluator(package, images):
 
 @pytest.mark.parametrize("which", ["int8", "fp32"])
 def test_verify_on_a_trained_model_compares_real_landmarks(default_build, tmp_path, images, which):
-    pkg = build_package(default_build, tmp_path / "sub", which)
+    pkg = build_package(default_build, tmp_path / "sub", f"tflite_{which}")
     r = verify_package(pkg, images)
     assert r["faces"] >= len(images) - 1 and r["max_px_diff"] <= 0.5
 
@@ -72,7 +72,7 @@ def test_broken_import_fails(package, images):
 
 
 def test_package_from_missing_build_is_an_error(tmp_path):
-    from eval.errors import UserError
+    from core.errors import UserError
 
     with pytest.raises(UserError, match="no such build"):
         build_package(tmp_path / "none", tmp_path / "out")

@@ -36,7 +36,7 @@ def test_a_perturbed_score_fails_with_the_right_message():
     pytest.param("pytorch", marks=pytest.mark.pytorch),
 ])
 def test_runtime_scores_match_baseline(runtime, default_build, faces):
-    from scores.regression import regression_rows
+    from eval.scoring import regression_rows
 
     base = load_baseline(runtime)
     rows = regression_rows(default_build, runtime)

@@ -7,7 +7,7 @@ from pathlib import Path
 def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, width: float = 0.125,
                    seed: int = 0) -> Path:
     """Save an untrained YOLOv8-pose checkpoint the way ultralytics' trainer does."""
-    from compiler.offline import prepare
+    from core.offline import prepare
 
     prepare()
     import torch

@@ -7,7 +7,6 @@ its card.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
@@ -56,7 +55,6 @@ def card_for(best: Path, val_dir: Path, *, command: str, train_desc: str, wall_s
 
 
 def write_card(card: dict, path: Path) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    tmp.replace(path)
-    return path
+    from core.files import write_json_atomic
+
+    return write_json_atomic(path, card)

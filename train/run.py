@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.offline import prepare
+from core.offline import prepare
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Challenge runner: python run_model.py image_list.txt out_dir
 
 Writes one text file per image (.pts layout, 51 points per face, faces ordered right to
-left, absolute pixels). Preprocessing, decoding and the writer are the evaluator's own
-modules, vendored unchanged under vendor/."""
+left, absolute pixels). Preprocessing, inference, decoding and the writer are the evaluator's
+own modules, vendored unchanged under vendor/."""
 import json
 import sys
 from pathlib import Path
@@ -10,8 +10,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "vendor"))
 
-from eval.decode import DecodeOptions, ModelSpec, decode  # noqa: E402
-from eval.preprocess import preprocess, read_image  # noqa: E402
+from core.contract import ModelSpec  # noqa: E402
+from eval.decode import DecodeOptions  # noqa: E402
+from eval.infer import detect  # noqa: E402
+from eval.preprocess import read_image  # noqa: E402
 from eval.runtimes.tflite_rt import TfliteRuntime  # noqa: E402
 from eval.writer import write_predictions  # noqa: E402
 
@@ -39,9 +41,7 @@ def main(argv):
             print(f"warning: {path}: unreadable image", file=sys.stderr)
             write_predictions(path, [], out)
             continue
-        x, lb = preprocess(img, spec.imgsz)
-        faces = decode(rt.run(x), spec, lb, opts)
-        write_predictions(path, [f.points for f in faces], out)
+        write_predictions(path, [f.points for f in detect(rt, spec, img, opts)], out)
     print(f"{len(images) - bad} images written to {out}" + (f", {bad} unreadable" if bad else ""))
     return 0
 

@@ -5,20 +5,24 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.runtimes import BaseRuntime
 
-class OrtRuntime:
+
+class OrtRuntime(BaseRuntime):
     name = "onnxruntime"
 
-    def load(self, path: Path, threads: int = 1) -> None:
+    def load(self, path: Path, threads: int = 1, imgsz=None) -> None:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         self.inp = self.sess.get_inputs()[0]
         self.out_names = [o.name for o in self.sess.get_outputs()]
+        self._feed, self._outs = None, None
 
     def input_hw(self) -> tuple[int, int]:
         return tuple(int(v) for v in self.inp.shape[2:4])
@@ -26,8 +30,14 @@ class OrtRuntime:
     def input_dtype(self) -> str:
         return "float32"
 
-    def run(self, x: np.ndarray) -> list[np.ndarray]:
-        return self.sess.run(self.out_names, {self.inp.name: x})
+    def feed(self, x: np.ndarray) -> None:
+        self._feed = {self.inp.name: np.ascontiguousarray(x, np.float32)}
+
+    def invoke(self) -> None:
+        self._outs = self.sess.run(self.out_names, self._feed)
+
+    def fetch(self) -> list[np.ndarray]:
+        return [np.asarray(o, np.float32) for o in self._outs]
 
 
 def make():

@@ -1,10 +1,15 @@
 """TFLite backend through ai-edge-litert: NHWC input, int8/uint8 or float I/O with
-scale/zero-point applied here, so callers always see float."""
+scale/zero-point applied in feed() and fetch(), so callers always see float and invoke() is
+the interpreter's own call alone."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from eval.runtimes import BaseRuntime
+
+QUANTISED = (np.int8, np.uint8, np.int16)
 
 
 def _interpreter(path: Path, threads: int):
@@ -15,10 +20,10 @@ def _interpreter(path: Path, threads: int):
     return Interpreter(model_path=str(path), num_threads=threads)
 
 
-class TfliteRuntime:
+class TfliteRuntime(BaseRuntime):
     name = "tflite"
 
-    def load(self, path: Path, threads: int = 1) -> None:
+    def load(self, path: Path, threads: int = 1, imgsz=None) -> None:
         self.it = _interpreter(path, threads)
         self.it.allocate_tensors()
         self.inp = self.it.get_input_details()[0]
@@ -33,19 +38,23 @@ class TfliteRuntime:
     def input_dtype(self) -> str:
         return np.dtype(self.inp["dtype"]).name
 
-    def run(self, x: np.ndarray) -> list[np.ndarray]:
+    def feed(self, x: np.ndarray) -> None:
         x = x.transpose(0, 2, 3, 1) if self.nhwc else x
         dt = self.inp["dtype"]
-        if dt in (np.int8, np.uint8, np.int16):
+        if dt in QUANTISED:
             scale, zp = self.inp["quantization"]
             info = np.iinfo(dt)
             x = np.clip(np.round(x / scale + zp), info.min, info.max)
         self.it.set_tensor(self.inp["index"], np.ascontiguousarray(x.astype(dt)))
+
+    def invoke(self) -> None:
         self.it.invoke()
+
+    def fetch(self) -> list[np.ndarray]:
         res = []
         for d in self.outs:
             y = self.it.get_tensor(d["index"])
-            if d["dtype"] in (np.int8, np.uint8, np.int16):
+            if d["dtype"] in QUANTISED:
                 scale, zp = d["quantization"]
                 y = (y.astype(np.float32) - zp) * scale
             res.append(y.astype(np.float32))

@@ -6,22 +6,22 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.runtimes import BaseRuntime
 
-class TorchRuntime:
+
+class TorchRuntime(BaseRuntime):
     name = "pytorch"
 
-    def __init__(self, imgsz: int | None = None):
-        self.imgsz = imgsz
-
-    def load(self, path: Path, threads: int = 1) -> None:
+    def load(self, path: Path, threads: int = 1, imgsz=None) -> None:
         import torch
 
-        from compiler.checkpoint import load_pose_checkpoint
-        from compiler.head import SplitPoseModel
+        from core.checkpoint import load_pose_checkpoint
+        from core.head import SplitPoseModel
 
         torch.set_num_threads(threads)
-        model, self.info = load_pose_checkpoint(path, self.imgsz)
+        model, self.info = load_pose_checkpoint(path, imgsz)
         self.model = SplitPoseModel(model, self.info.imgsz).eval()
+        self._x, self._outs = None, None
 
     def input_hw(self) -> tuple[int, int]:
         return self.info.imgsz
@@ -29,11 +29,19 @@ class TorchRuntime:
     def input_dtype(self) -> str:
         return "float32"
 
-    def run(self, x: np.ndarray) -> list[np.ndarray]:
+    def feed(self, x: np.ndarray) -> None:
+        import torch
+
+        self._x = torch.from_numpy(np.ascontiguousarray(x, np.float32))
+
+    def invoke(self) -> None:
         import torch
 
         with torch.inference_mode():
-            return [t.numpy() for t in self.model(torch.from_numpy(x))]
+            self._outs = self.model(self._x)
+
+    def fetch(self) -> list[np.ndarray]:
+        return [t.numpy() for t in self._outs]
 
 
 def make():

@@ -21,7 +21,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from compiler.layout import LAYOUT, OUTPUTS  # noqa: F401  (re-exported)
 
 #: How far (fraction of the input size) a keypoint may lie from its anchor: a face as large as
 #: the input, centred off its anchor by a cell, still fits.
@@ -44,6 +43,7 @@ class SplitPoseModel(nn.Module):
         n = len(self.head.cv4)
         self.kpt_xy = nn.ModuleList(self._kpt_conv(i, xy=True) for i in range(n))
         self.kpt_vis = nn.ModuleList(self._kpt_conv(i, xy=False) for i in range(n)) if self.head.kpt_shape[1] == 3 else None
+        self.requires_grad_(False)  # an inference wrapper: no autograd, without touching the process's switch
 
     def _kpt_conv(self, i: int, xy: bool) -> nn.Conv2d:
         """Level i's last keypoint convolution cut to planar channels: xy (x of all points, then

@@ -1,5 +1,6 @@
 """Manifests and atomic writes: every artifact has a JSON record beside it, and nothing that
-looks whole is ever half written."""
+looks whole is ever half written. The one implementation of both for every package (and,
+vendored, for the submission runner): stdlib only."""
 from __future__ import annotations
 
 import hashlib
@@ -31,12 +32,23 @@ def read_manifest(artifact: Path) -> dict | None:
         return None
 
 
-def write_json_atomic(path: Path, data) -> None:
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write text to a temporary file beside path, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: Path, data) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 @contextmanager

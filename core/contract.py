@@ -1,0 +1,61 @@
+"""The model contract shared by the compiler, the evaluator and the submission runner: the split
+head's output layout, what a decoder must know of a model (ModelSpec), and what a checkpoint is
+(ModelInfo, its input size resolved and validated once). numpy-free and torch-free, so reading
+it costs nothing and the submission runner can vendor it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import UserError
+
+#: Recorded in every artifact's metadata and manifest.
+LAYOUT = "split-norm-v1"
+#: [1,N,4] cxcywh, [1,N,nc], [1,N,K*D] planar (x.., y.., v..); every coordinate 0..1.
+OUTPUTS = ("boxes", "scores", "landmarks")
+#: The ONNX metadata key holding the layout and the model's spec.
+META_KEY = "facelm"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the decoder must know about a model's outputs."""
+    kpt_shape: tuple[int, int]
+    nc: int
+    imgsz: tuple[int, int]  # (h, w)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a pose model is: keypoints, classes, names, input size (validated against the
+    stride when made) and stride."""
+    kpt_shape: tuple[int, int]
+    nc: int
+    names: dict
+    imgsz: tuple[int, int]  # (h, w)
+    stride: int
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.kpt_shape, self.nc, self.imgsz)
+
+    def to_json(self) -> dict:
+        return {"kpt_shape": list(self.kpt_shape), "nc": self.nc, "names": {str(k): v for k, v in self.names.items()},
+                "imgsz": list(self.imgsz), "stride": self.stride}
+
+
+def as_hw(imgsz) -> tuple[int, int]:
+    """An int or a 1/2-element sequence as (h, w)."""
+    if isinstance(imgsz, int):
+        return imgsz, imgsz
+    h, w = (list(imgsz) * 2)[:2] if len(imgsz) == 1 else imgsz[:2]
+    return int(h), int(w)
+
+
+def resolve_imgsz(imgsz, stride: int, source) -> tuple[int, int]:
+    """The one place an input size is validated: positive and a multiple of the model's stride."""
+    hw = as_hw(imgsz)
+    if min(hw) <= 0 or hw[0] % stride or hw[1] % stride:
+        valid = ", ".join(str(stride * i) for i in range(2, 11))
+        raise UserError(f"{source}: imgsz {hw[0]}x{hw[1]} is not a multiple of the model stride {stride} "
+                        f"(e.g. {valid})")
+    return hw

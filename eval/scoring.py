@@ -1,0 +1,218 @@
+"""The scoring loop behind `score`: every artifact on every runtime that can run it, through
+one evaluator, filling one ScoreRow each. Accuracy first (artifact by artifact, parents before
+children so drift can be measured), then latency: per thread count, every artifact's
+inference call timed in interleaved rounds in the same process."""
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import DataMismatchError, UserError
+from core.files import read_manifest
+from eval.artifact import Artifact, describe
+from eval.datasets import Dataset
+from eval.decode import DecodeOptions
+from eval.evaluate import EvalOptions, drift, evaluate
+from eval.profile import (LatencyOptions, current_rss_mb, file_mb, onnx_cost, peak_rss_mb, reset_peak_rss,
+                          tflite_cost, time_interleaved, torch_cost)
+from eval.runtimes import open_runtime, runtimes_for
+from scores.records import ScoreRow
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    normaliser: str = "inter-ocular"
+    conf: float = 0.25
+    iou: float = 0.45
+    threads: tuple = (1, 2)
+    latency: LatencyOptions = LatencyOptions()
+    max_images: int | None = None
+    imgsz: int | None = None  # for .pt files scored alone
+    progress: bool = True
+
+    def __post_init__(self):
+        if not self.threads or min(self.threads) < 1:
+            raise ValueError("threads must be positive")
+
+
+@dataclass
+class _Job:
+    path: Path
+    runtime: str
+    fields: dict = field(default_factory=dict)
+    rt: object = None
+    x: object = None
+    error: str | None = None
+
+
+def find_artifacts(build: Path) -> list[Path]:
+    """Every model under a build folder (and the checkpoint its export names), in order."""
+    build = Path(build)
+    if not build.is_dir():
+        raise UserError(f"{build}: no build folder (run `compile` first)")
+    found = [p for p in build.rglob("*") if p.suffix in (".onnx", ".tflite") and p.is_file()
+             and not any(part.endswith("_saved_model") or part.startswith(".") for part in p.relative_to(build).parts)]
+    for p in list(found):
+        m = read_manifest(p) or {}
+        src = p.parent / m.get("built_from", "")  # absolute stays absolute
+        if m.get("stage") == "onnx" and src.suffix == ".pt" and src.is_file():
+            found.append(src)
+    if not found:
+        raise UserError(f"{build}: no .pt, .onnx or .tflite artifacts found")
+    return order_artifacts(found)
+
+
+def order_artifacts(paths) -> list[Path]:
+    """Parents before children, as the pipeline made them: checkpoints first (they are the
+    parents of every build's export), then by folder and each manifest's position in PIPELINE
+    (files without a manifest last, by name)."""
+    def key(p: Path):
+        if p.suffix == ".pt":
+            return 0, str(p.resolve()), 0, p.name
+        return 1, str(p.resolve().parent), (read_manifest(p) or {}).get("step", 1 << 20), p.name
+    return sorted({Path(p) for p in paths}, key=key)
+
+
+def _cost(art: Artifact, runtime) -> tuple:
+    if art.path.suffix == ".onnx":
+        return onnx_cost(art.path)
+    if art.path.suffix == ".tflite":
+        return tflite_cost(art.path)
+    return torch_cost(runtime.model, art.spec.imgsz)
+
+
+def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict) -> None:
+    """Load, evaluate, count cost; the runtime stays open for timing at the first thread count."""
+    gc.collect()
+    start_mb = current_rss_mb()
+    reset_peak_rss()
+    art = describe(job.path, opts.imgsz)
+    job.rt = open_runtime(job.path, opts.threads[0], opts.imgsz, job.runtime)
+    eo = EvalOptions(opts.normaliser, DecodeOptions(opts.conf, opts.iou), opts.max_images, opts.progress)
+    res = evaluate(job.rt, art, ds, eo)
+    preds[(str(job.path.resolve()), job.runtime)] = res.predictions
+    job.x = _one_input(ds, art)
+    gflops, params = _cost(art, job.rt)
+    parent = str(Path(art.parent).resolve()) if art.parent else None
+    parent_preds = preds.get((parent, _runtime_of(parent, job.runtime))) if parent else None
+    d = drift(res.predictions, parent_preds, art.spec.kpt_shape[0], opts.normaliser)[0] if parent_preds else None
+    s = res.summary
+    job.fields = dict(kind=art.kind, layout=art.layout, images=res.n_images,
+                      faces=s.n_faces if s else sum(len(v) for v in res.predictions.values()),
+                      nme=s.nme if s else None, fr08=s.fr[0.08] if s else None, fr10=s.fr[0.10] if s else None,
+                      auc08=s.auc[0.08] if s else None, auc10=s.auc[0.10] if s else None,
+                      miss=100 * s.n_missed / max(s.n_faces, 1) if s else None, drift=d, parent=parent,
+                      gflops=gflops, params_m=params, size_mb=file_mb(job.path),
+                      peak_rss_mb=peak_rss_mb() - start_mb, eval_overhead=res.overhead_s / max(res.invoke_s, 1e-9),
+                      regions=s.regions if s else {}, skipped=[list(x) for x in res.skipped])
+
+
+def _guarded(job: _Job, fn) -> None:
+    """Any failure of one artifact becomes its row's error, except data that fits no model."""
+    try:
+        fn()
+    except DataMismatchError:
+        raise
+    except UserError as e:
+        job.error = " ".join(str(e).split())  # one line, in the table and in the exit message
+    except Exception as e:  # a broken artifact or runtime is a row, not a crash
+        job.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+
+
+def _latency(jobs: list[_Job], opts: ScoreOptions) -> None:
+    """Per thread count: every artifact's inference call in interleaved rounds."""
+    for i, th in enumerate(opts.threads):
+        ok = [j for j in jobs if j.error is None]
+        if i:  # reopen at this thread count
+            for j in ok:
+                _guarded(j, lambda j=j: setattr(j, "rt", open_runtime(j.path, th, opts.imgsz, j.runtime)))
+            ok = [j for j in ok if j.error is None]
+        if not ok:
+            return
+        desc = f"latency, {th} thread{'s' if th > 1 else ''}" if opts.progress else None
+        lat = time_interleaved({id(j): (j.rt, j.x) for j in ok}, opts.latency, desc)
+        for j in ok:
+            t = lat[id(j)]
+            if i == 0:
+                j.fields.update(ms_1t=t.median_ms, p90_1t=t.p90_ms, io_ms=t.io_ms, latency_runs=t.runs)
+            if i == len(opts.threads) - 1 and len(opts.threads) > 1:
+                j.fields["ms_2t"] = t.median_ms
+    for j in jobs:
+        j.rt = None
+    gc.collect()
+
+
+def _slower_than_parent(rows: list[ScoreRow]) -> list[ScoreRow]:
+    """Flag a quantised artifact whose inference call is slower than its float parent's."""
+    from dataclasses import replace
+
+    ms = {(str(Path(r.artifact).resolve()), r.runtime): r.ms_1t for r in rows if r.ms_1t is not None}
+    out = []
+    for r in rows:
+        quantised = "int8" in r.kind or r.kind == "dynamic-range"
+        p = ms.get((r.parent, _runtime_of(r.parent, r.runtime))) if r.parent else None
+        if quantised and p and r.ms_1t and r.ms_1t > p:
+            r = replace(r, note=f"slower than its float parent ({r.ms_1t:.2f} vs {p:.2f} ms): not an optimisation here")
+        out.append(r)
+    return out
+
+
+def _runtime_of(parent: str, runtime: str) -> str:
+    rts = runtimes_for(Path(parent))
+    return runtime if runtime in rts else (rts[0] if rts else runtime)
+
+
+def _one_input(ds: Dataset, art: Artifact):
+    from eval.preprocess import preprocess, read_image
+
+    for s in ds.samples:
+        img = read_image(s.image)
+        if img is not None:
+            return preprocess(img, art.spec.imgsz)[0]
+    raise UserError(f"{ds.root}: no readable image")
+
+
+def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOptions(),
+                runtimes: tuple | None = None) -> list[ScoreRow]:
+    """Score each file on each runtime that can run it (or only those named). A filter that
+    leaves nothing to score is an error, not an empty table."""
+    jobs, rows = [], {}
+    for p in order_artifacts(paths):
+        names = runtimes_for(p)
+        if not names:
+            rows[(p, "-")] = ScoreRow(str(p), "-", ds.name, error=f"{p}: no runtime for {p.suffix} files")
+        jobs += [_Job(p, rt) for rt in names if not runtimes or rt in runtimes]
+    if not jobs and not rows:
+        raise UserError(f"no artifact among the {len(set(paths))} given runs on {', '.join(runtimes or ())}")
+    preds = {}
+    for j in jobs:
+        _guarded(j, lambda j=j: _accuracy(j, ds, opts, preds))
+    _latency(jobs, opts)
+    for j in jobs:
+        rows[(j.path, j.runtime)] = ScoreRow(str(j.path), j.runtime, ds.name, error=j.error,
+                                             **({} if j.error else j.fields))
+    order = {p: i for i, p in enumerate(order_artifacts(paths))}
+    return _slower_than_parent(sorted(rows.values(), key=lambda r: order[Path(r.artifact)]))
+
+
+#: The regression face set: the first FACES faces (sorted) of the default evaluation folder.
+FACES = 100
+
+
+def regression_dataset():
+    from eval.datasets import load_dataset
+    from eval.defaults import default_eval_data
+
+    ds = load_dataset(default_eval_data())
+    ds.samples = ds.samples[:FACES]
+    ds.name = f"{ds.name}[:{FACES}]"
+    return ds
+
+
+def regression_rows(build: Path, runtime: str | None = None) -> list[ScoreRow]:
+    """Score the build's artifacts (one runtime, or all) on the fixed face set; latency is
+    machine-dependent and not compared, so it is sampled briefly."""
+    quick = LatencyOptions(warmup=2, min_runs=3, min_seconds=0.0, rounds=1, io_runs=1)
+    opts = ScoreOptions(threads=(1,), latency=quick, progress=False)
+    return score_paths(find_artifacts(build), regression_dataset(), opts, (runtime,) if runtime else None)
