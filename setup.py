@@ -7,7 +7,7 @@ setup(
     description="Compile YOLO-pose face-landmark checkpoints to ONNX/TFLite (fp32, fp16, INT8) and score "
                 "every artifact on every runtime with one evaluator.",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["compiler*", "eval*", "calib*", "scores*", "train*"]),
+    packages=find_packages(include=["core*", "compiler*", "eval*", "calib*", "scores*", "train*"]),
     py_modules=["cli"],
     package_data={"scores": ["baselines/*.json"]},
     # Exact versions that fit together live in requirements.lock (install it with --no-deps:
