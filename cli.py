@@ -106,9 +106,14 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
     written = write_tables(rows, out, cpu)
     click.echo(score_table(rows, machine=cpu))
     click.echo(f"\nsaved {out / 'scores.json'}, {written['md']}, {written['csv']}")
-    failed = [r for r in rows if r.error]
+    _exit_on_failed_rows([(r.artifact, r.error) for r in rows])
+
+
+def _exit_on_failed_rows(named_errors: list) -> None:
+    """Exit code 1 when any row failed (its files are written by then), naming the first."""
+    failed = [(n, e) for n, e in named_errors if e]
     if failed:
-        click.echo(f"error: {len(failed)} of {len(rows)} rows failed; first: {failed[0].artifact}: {failed[0].error}",
+        click.echo(f"error: {len(failed)} of {len(named_errors)} rows failed; first: {failed[0][0]}: {failed[0][1]}",
                    err=True)
         sys.exit(1)
 
@@ -155,6 +160,46 @@ def _update_baselines(build: Path | None) -> None:
     click.echo(score_table(rows))
     diff = write_baselines(rows, {"model": DEFAULT_MODEL.name, "dataset": regression_dataset().name})
     click.echo("\nbaseline changes:\n" + ("\n".join(diff) if diff else "  none"))
+
+
+@main.command()
+@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--imgsz", default="96,128,160,224", show_default=True, help="Input sizes (multiples of 32).")
+@click.option("--precision", default="fp32,fp16,int8", show_default=True, help="TFLite precisions.")
+@click.option("--data", type=click.Path(path_type=Path), help="Faces to score (default: the default evaluation faces).")
+@click.option("--calib", "calib_data", type=click.Path(path_type=Path), help="Face folder for INT8 calibration.")
+@click.option("--calib-n", type=int, default=100, show_default=True)
+@click.option("--budget-ms", type=float, help="Latency budget (ms, 1 thread).")
+@click.option("--budget-mb", type=float, help="Size budget (MB).")
+@click.option("--budget-gflops", type=float, help="Compute budget (GFLOPs).")
+@click.option("--workers", type=int, help="Parallel jobs (default: what cores and memory allow).")
+@click.option("--ray", "ray_address", help="Run the jobs on a Ray cluster: auto, local, or HOST:PORT.")
+@click.option("--latency-on", type=click.Choice(["driver", "worker"]), default="driver", show_default=True,
+              help="Time every artifact on this machine, or on the worker that made it (labelled with its CPU).")
+@click.option("--latency-runs", type=int, default=100, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True)
+def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, budget_mb, budget_gflops, workers,
+          ray_address, latency_on, latency_runs, out):
+    """Which checkpoint, input size and precision to ship: compile and score every combination of
+    CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
+
+    Exit code 1 when any job or artifact failed (the report is still written)."""
+    from compiler.sweep import SweepOptions
+    from compiler.sweep_driver import check_imgsz, sweep as run
+    from eval.profile import LatencyOptions
+    from scores.pareto import Budgets
+    from scores.report import headline, table
+
+    sizes = check_imgsz([s.strip() for s in imgsz.split(",") if s.strip()])
+    opts = SweepOptions(imgsz=sizes, precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
+                        data=data, calib_data=calib_data, calib_n=calib_n,
+                        budgets=Budgets(budget_ms, budget_mb, budget_gflops), workers=workers, ray=ray_address,
+                        latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs))
+    points, files = run(checkpoints, out, opts)
+    click.echo(table(points))
+    click.echo("\n" + headline(points, opts.budgets))
+    click.echo(f"\nsaved {files['png']}, {files['md']}, {files['csv']}, {files['json']}")
+    _exit_on_failed_rows([(p.label, p.error) for p in points])
 
 
 @main.command()

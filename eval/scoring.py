@@ -30,6 +30,7 @@ class ScoreOptions:
     max_images: int | None = None
     imgsz: int | None = None  # for .pt files scored alone
     progress: bool = True
+    time_latency: bool = True  # False: accuracy and cost only (a sweep times every artifact together later)
 
     def __post_init__(self):
         if not self.threads or min(self.threads) < 1:
@@ -188,8 +189,10 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     preds = {}
     for j in jobs:
         _guarded(j, lambda j=j: _accuracy(j, ds, opts, preds))
-    _latency(jobs, opts)
+    if opts.time_latency:
+        _latency(jobs, opts)
     for j in jobs:
+        j.rt = None
         rows[(j.path, j.runtime)] = ScoreRow(str(j.path), j.runtime, ds.name, error=j.error,
                                              **({} if j.error else j.fields))
     order = {p: i for i, p in enumerate(order_artifacts(paths))}
@@ -216,3 +219,20 @@ def regression_rows(build: Path, runtime: str | None = None) -> list[ScoreRow]:
     quick = LatencyOptions(warmup=2, min_runs=3, min_seconds=0.0, rounds=1, io_runs=1)
     opts = ScoreOptions(threads=(1,), latency=quick, progress=False)
     return score_paths(find_artifacts(build), regression_dataset(), opts, (runtime,) if runtime else None)
+
+
+def time_artifacts(paths: list[Path], threads: int = 1, latency: LatencyOptions = LatencyOptions(),
+                   progress: bool = True) -> dict:
+    """Latency of several artifacts, timed together in interleaved rounds, on one machine:
+    path -> Latency (a failure to open is left out; the caller has the row's error already)."""
+    import numpy as np
+
+    items = {}
+    for p in paths:
+        try:
+            rt = open_runtime(p, threads)
+        except Exception:  # noqa: BLE001  (reported by the accuracy phase)
+            continue
+        items[p] = (rt, np.random.default_rng(0).random((1, 3, *rt.input_hw()), dtype=np.float32))
+    desc = f"latency, {threads} thread{'s' if threads > 1 else ''}" if progress else None
+    return time_interleaved(items, latency, desc) if items else {}

@@ -1,0 +1,150 @@
+"""`sweep`: every (checkpoint, input size) compiled to the requested TFLite precisions, every
+artifact scored by the shared evaluator on the same faces, latency measured the same way for
+all, and one report with the Pareto front. Jobs run in a process pool on this machine or as Ray
+tasks on a cluster (compiler/sweep_ray.py); a job whose inputs did not change is not rerun."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from core.errors import UserError
+from core.files import read_manifest, sha256, write_json_atomic
+from eval.profile import LatencyOptions
+from scores.pareto import Budgets
+
+#: precision -> the PIPELINE stage that makes it (the phone ships TFLite; int8 is full integer)
+PRECISION_STAGE = {"fp32": "tflite_fp32", "fp16": "tflite_fp16", "int8": "tflite_int8"}
+CACHE_FILE = "sweep_job.json"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    imgsz: tuple = (96, 128, 160, 224)
+    precisions: tuple = ("fp32", "fp16", "int8")
+    data: Path | None = None            # faces scored (and the INT8 guard's); default: AFW
+    calib_data: Path | None = None
+    calib_n: int = 100
+    budgets: Budgets = Budgets()
+    workers: int | None = None          # default: what cores and memory allow
+    ray: str | None = None              # None: local process pool; "auto", "local" or host:port
+    latency_on: str = "driver"          # or "worker" (labelled with the worker's CPU)
+    latency: LatencyOptions = LatencyOptions()
+    progress: bool = True
+
+    def __post_init__(self):
+        bad = [p for p in self.precisions if p not in PRECISION_STAGE]
+        if bad or not self.precisions:
+            raise UserError(f"--precision {','.join(bad) or '(empty)'}: choose from {', '.join(PRECISION_STAGE)}")
+        if self.latency_on not in ("driver", "worker"):
+            raise UserError(f"--latency-on {self.latency_on}: choose driver or worker")
+
+
+@dataclass(frozen=True)
+class Job:
+    checkpoint: Path
+    imgsz: int
+
+
+def find_checkpoints(inputs) -> list[Path]:
+    """Checkpoints named, and every .pt under folders named; an empty folder is an error. A
+    file that is not a checkpoint stays in the list: its job becomes a row with its error."""
+    out = []
+    for i in map(Path, inputs):
+        if i.is_dir():
+            found = sorted(i.rglob("*.pt"))
+            if not found:
+                raise UserError(f"{i}: no .pt checkpoints in this folder")
+            out += found
+        elif i.exists():
+            out.append(i)
+        else:
+            raise UserError(f"{i}: no such checkpoint or folder")
+    return list(dict.fromkeys(p.resolve() for p in out))
+
+
+def fingerprint(path: Path | None) -> str:
+    """Cheap identity of a face folder (names, sizes, times), so changed data reruns jobs."""
+    if path is None:
+        return "default"
+    path = Path(path)
+    h = hashlib.sha256(str(path.resolve()).encode())
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    for f in files:
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.relative_to(path) if path.is_dir() else f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def job_dir(out: Path, job: Job, digest: str) -> Path:
+    return Path(out) / f"{job.checkpoint.stem}-{digest[:8]}" / str(job.imgsz)
+
+
+def job_key(job: Job, digest: str, opts: SweepOptions) -> dict:
+    from eval.defaults import default_calib_data, default_eval_data
+
+    return {"version": VERSION, "checkpoint_sha256": digest, "imgsz": job.imgsz, "precisions": list(opts.precisions),
+            "data": fingerprint(opts.data or default_eval_data()), "calib_n": opts.calib_n,
+            "calib": fingerprint(opts.calib_data or default_calib_data())}
+
+
+def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: str | None, calib_data: str | None,
+            calib_n: int, latency: LatencyOptions | None = None) -> dict:
+    """Compile one checkpoint at one size and score its artifacts (accuracy and cost; latency
+    too when `latency` is given, on this machine). Returns plain data; never raises."""
+    from core.offline import prepare
+
+    prepare()
+    t0 = time.perf_counter()
+    try:
+        rows, cpu, lat = _compile_and_score(Path(checkpoint), imgsz, precisions, Path(out_dir), data, calib_data,
+                                            calib_n, latency)
+        return {"rows": rows, "latency": lat, "cpu": cpu, "seconds": round(time.perf_counter() - t0, 1)}
+    except UserError as e:
+        return {"error": " ".join(str(e).split()), "seconds": round(time.perf_counter() - t0, 1)}
+    except Exception as e:  # noqa: BLE001  a failing job is a row, not a crash
+        return {"error": f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}",
+                "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib_data, calib_n, latency):
+    from compiler.pipeline import CompileOptions, compile_checkpoint
+    from eval.datasets import load_dataset
+    from eval.defaults import default_eval_data
+    from eval.profile import machine
+    from eval.scoring import ScoreOptions, score_paths, time_artifacts
+
+    opts = CompileOptions(imgsz=imgsz, targets=tuple(PRECISION_STAGE[p] for p in precisions), verify_data=data,
+                          calib_data=calib_data, calib_n=calib_n)
+    paths = {r.stage: r.path for r in compile_checkpoint(ckpt, out_dir, opts, progress=False)}
+    arts = [paths[PRECISION_STAGE[p]] for p in precisions]
+    ds = load_dataset(data or default_eval_data())
+    rows = score_paths(arts, ds, ScoreOptions(threads=(1,), time_latency=False, progress=False), ("tflite",))
+    lat = {}
+    if latency is not None:
+        lat = {Path(p).name: asdict(t) for p, t in time_artifacts(arts, 1, latency, progress=False).items()}
+    return [asdict(r) for r in rows], machine()["cpu"], lat
+
+
+def load_cached(folder: Path, key: dict) -> dict | None:
+    try:
+        c = json.loads((folder / CACHE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if c.get("key") != key or "rows" not in c.get("result", {}):
+        return None
+    # the artifacts must still be the ones scored
+    for r in c["result"]["rows"]:
+        a = Path(r["artifact"])
+        m = read_manifest(a)
+        if not a.is_file() or not m or m.get("sha256") != sha256(a):
+            return None
+    return c
+
+
+def save_cached(folder: Path, key: dict, result: dict, latency: dict | None = None) -> None:
+    write_json_atomic(folder / CACHE_FILE, {"key": key, "result": result, "latency": latency or {}})

@@ -1,0 +1,158 @@
+"""The sweep's driver: cached jobs are read back, the rest run in a process pool (or as Ray
+tasks, compiler/sweep_ray.py), every artifact is then timed on this machine in interleaved
+rounds (unless --latency-on worker), and the report is written."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from compiler.sweep import (PRECISION_STAGE, Job, SweepOptions, find_checkpoints, job_dir, job_key, load_cached,
+                            run_job, save_cached)
+from core.errors import UserError
+from core.files import read_manifest, sha256
+from scores.pareto import SweepPoint, mark_fronts
+
+
+def default_workers(n_jobs: int) -> int:
+    """Keep every core busy without running out of memory (a 224 px INT8 compile peaks near 2.5 GB)."""
+    import psutil
+
+    by_mem = int(psutil.virtual_memory().available / 3e9)
+    return max(1, min(os.cpu_count() or 1, by_mem, n_jobs))
+
+
+def _job_args(job: Job, folder: Path, opts: SweepOptions) -> tuple:
+    lat = opts.latency if opts.latency_on == "worker" else None
+    return (str(job.checkpoint), job.imgsz, tuple(opts.precisions), str(folder),
+            str(opts.data) if opts.data else None, str(opts.calib_data) if opts.calib_data else None, opts.calib_n, lat)
+
+
+def _pool(todo: list, opts: SweepOptions, done):
+    """Run jobs in worker processes (spawned: TensorFlow and torch do not survive a fork)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    if not todo:
+        return
+    n = opts.workers or default_workers(len(todo))
+    if n == 1:
+        for job, folder, key in todo:
+            done(job, folder, key, run_job(*_job_args(job, folder, opts)))
+        return
+    with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as ex:
+        futs = {ex.submit(run_job, *_job_args(j, f, opts)): (j, f, k) for j, f, k in todo}
+        for fut in as_completed(futs):
+            done(*futs[fut], fut.result())
+
+
+def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[SweepPoint], dict]:
+    """Returns the points (one per job x precision; a failed job gives a row per precision
+    with its error) and the report's files."""
+    from tqdm import tqdm
+
+    from eval.profile import machine
+    from scores.report import write_report
+
+    out = Path(out).absolute()
+    jobs, results, todo = [], {}, []
+    for ckpt in find_checkpoints(inputs):
+        digest = sha256(ckpt) if ckpt.is_file() else "missing"
+        for s in opts.imgsz:
+            job = Job(ckpt, int(s))
+            jobs.append(job)
+            folder, key = job_dir(out, job, digest), job_key(job, digest, opts)
+            cached = load_cached(folder, key)
+            if cached:
+                results[job] = (folder, key, cached["result"], cached.get("latency") or {})
+            else:
+                todo.append((job, folder, key))
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="job", disable=not opts.progress,
+               dynamic_ncols=True, leave=False)
+
+    def done(job, folder, key, res):
+        results[job] = (folder, key, res, res.get("latency") or {})
+        if "rows" in res:
+            save_cached(folder, key, res, res.get("latency"))
+        bar.update(1)
+        bar.write(_summary(job, res))
+
+    try:
+        if opts.ray:
+            from compiler.sweep_ray import run_on_ray
+
+            run_on_ray(todo, opts, done)
+        else:
+            _pool(todo, opts, done)
+    finally:
+        bar.close()
+    if opts.latency_on == "driver":
+        _time_on_driver(jobs, results, opts)
+    points = mark_fronts([p for job in jobs for p in _points(job, *results[job], opts)])
+    cpu = machine()
+    return points, write_report(points, opts.budgets, out, cpu)
+
+
+def _summary(job: Job, res: dict) -> str:
+    head = f"{job.checkpoint.name} @ {job.imgsz}: "
+    if "error" in res:
+        return head + f"FAILED in {res['seconds']} s: {res['error']}"
+    figs = ", ".join(f"{r['kind']} NME {r['nme']}" for r in res["rows"])
+    return head + f"{res['seconds']} s; {figs}"
+
+
+def _time_on_driver(jobs, results, opts: SweepOptions) -> None:
+    """Every artifact without a latency from this machine, timed together in interleaved rounds."""
+    from eval.profile import machine
+    from eval.scoring import time_artifacts
+
+    cpu = machine()["cpu"]
+    stale = {}
+    for job in jobs:
+        folder, key, res, lat = results[job]
+        for r in res.get("rows", []):
+            name = Path(r["artifact"]).name
+            have = lat.get(name)
+            if r.get("error") is None and not (have and have.get("cpu") == cpu and have.get("opts") == asdict(opts.latency)):
+                stale[Path(r["artifact"])] = job
+    if not stale:
+        return
+    timed = time_artifacts(list(stale), 1, opts.latency, opts.progress)
+    for path, job in stale.items():
+        folder, key, res, lat = results[job]
+        if path in timed:
+            lat[path.name] = {**asdict(timed[path]), "cpu": cpu, "opts": asdict(opts.latency)}
+    for job in {j for j in stale.values()}:
+        folder, key, res, lat = results[job]
+        save_cached(folder, key, res, lat)
+
+
+def _points(job: Job, folder, key, res: dict, lat: dict, opts: SweepOptions) -> list[SweepPoint]:
+    base = dict(checkpoint=str(job.checkpoint), imgsz=job.imgsz)
+    if "error" in res:
+        return [SweepPoint(**base, precision=p, error=res["error"]) for p in opts.precisions]
+    by_stage = {PRECISION_STAGE[p]: p for p in opts.precisions}
+    pts = []
+    for r in res["rows"]:
+        prec = by_stage.get((read_manifest(Path(r["artifact"])) or {}).get("stage"), "?")
+        t = lat.get(Path(r["artifact"]).name) or {}
+        pts.append(SweepPoint(**base, precision=prec, artifact=r["artifact"], kind=r["kind"], nme=r["nme"],
+                              miss=r["miss"], drift=r["drift"], ms=_r(t.get("median_ms")), p90_ms=_r(t.get("p90_ms")),
+                              size_mb=r["size_mb"], gflops=r["gflops"], cpu=t.get("cpu") or res.get("cpu", ""),
+                              error=r["error"]))
+    return pts
+
+
+def _r(v):
+    return None if v is None else round(float(v), 3)
+
+
+def check_imgsz(sizes) -> tuple[int, ...]:
+    """Input sizes for every YOLOv8/11 pose network (stride 32); a usage error lists valid ones."""
+    from core.contract import resolve_imgsz
+
+    try:
+        return tuple(resolve_imgsz(int(s), 32, "--imgsz")[0] for s in sizes)
+    except ValueError:
+        raise UserError(f"--imgsz {','.join(map(str, sizes))}: expected numbers like 96,128,160,224") from None
+

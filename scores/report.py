@@ -1,0 +1,105 @@
+"""The sweep report: sweep.json / sweep.md / sweep.csv (front members marked, the best artifact
+under the budgets named at the top with the command that packages it) and pareto.png."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from pathlib import Path
+
+from core.files import write_json_atomic, write_text_atomic
+from scores.pareto import Budgets, SweepPoint, best_under
+
+COLUMNS = (("label", "checkpoint@imgsz precision"), ("kind", "kind"), ("nme", "NME% ↓"), ("miss", "miss% ↓"),
+           ("drift", "drift% ↓"), ("ms", "ms 1t ↓"), ("size_mb", "MB ↓"), ("gflops", "GFLOPs ↓"),
+           ("front_ms", "front (ms)"), ("front_mb", "front (MB)"), ("error", "error"))
+
+
+def _cell(p: SweepPoint, c: str):
+    v = p.label if c == "label" else getattr(p, c)
+    if c.startswith("front_"):
+        return "★" if v else ""
+    return "" if v is None else v
+
+
+def headline(points: list[SweepPoint], budgets: Budgets) -> str:
+    if not budgets:
+        return "No budget given: every front member is a candidate (--budget-ms/--budget-mb/--budget-gflops)."
+    best = best_under(points, budgets)
+    if best is None:
+        return f"No artifact fits the budget ({budgets.describe()})."
+    return (f"Best under the budget ({budgets.describe()}): {best.label}: NME {best.nme}%, {best.ms} ms, "
+            f"{best.size_mb} MB, {best.gflops} GFLOPs ({best.artifact})\n"
+            f"Package it: python cli.py package {best.artifact} --out submission/")
+
+
+def table(points: list[SweepPoint], fmt: str = "simple") -> str:
+    from tabulate import tabulate
+
+    cols = [c for c in COLUMNS if c[0] != "error" or any(p.error for p in points)]
+    return tabulate([[_cell(p, c) for c, _ in cols] for p in points], headers=[h for _, h in cols], tablefmt=fmt,
+                    floatfmt="g")
+
+
+def write_report(points: list[SweepPoint], budgets: Budgets, out: Path, machine: dict) -> dict:
+    """Every file of the report; returns their paths."""
+    out = Path(out)
+    cpu = f"latency: the inference call alone, 1 thread, on {machine.get('cpu')} ({', '.join(machine.get('features') or [])})"
+    files = {"json": out / "sweep.json", "md": out / "sweep.md", "csv": out / "sweep.csv", "png": out / "pareto.png"}
+    write_json_atomic(files["json"], {"machine": machine, "budgets": asdict(budgets),
+                                      "best": asdict(b) if (b := best_under(points, budgets)) and budgets else None,
+                                      "points": [asdict(p) for p in points]})
+    write_text_atomic(files["md"], f"{headline(points, budgets)}\n\n{table(points, 'github')}\n\n★: on the Pareto "
+                                   f"front (NME against latency, or against size). {cpu}.\n")
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["checkpoint", "imgsz", "precision", *[c for c, _ in COLUMNS[1:]], "artifact"])
+    for p in points:
+        w.writerow([p.checkpoint, p.imgsz, p.precision, *[_cell(p, c) for c, _ in COLUMNS[1:]], p.artifact])
+    write_text_atomic(files["csv"], buf.getvalue())
+    plot(points, files["png"], budgets, cpu)
+    return files
+
+
+def plot(points: list[SweepPoint], path: Path, budgets: Budgets, caption: str) -> None:
+    """Two panels, NME against latency and against size; every artifact a point, the front a
+    labelled step line, budgets as dashed lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [p for p in points if p.error is None and p.nme is not None]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, x, flag, xlabel, limit in ((axes[0], "ms", "front_ms", "latency, ms (1 thread)", budgets.ms),
+                                       (axes[1], "size_mb", "front_mb", "size, MB", budgets.mb)):
+        for prec, marker in (("fp32", "o"), ("fp16", "s"), ("int8", "^")):
+            pts = [p for p in ok if p.precision == prec and getattr(p, x) is not None]
+            if not pts:
+                continue
+            ax.scatter([getattr(p, x) for p in pts], [p.nme for p in pts], marker=marker, label=prec, alpha=0.7)
+        fr = sorted((p for p in ok if getattr(p, flag)), key=lambda p: getattr(p, x))
+        if fr:
+            ax.step([getattr(p, x) for p in fr], [p.nme for p in fr], where="post", color="k", lw=1, label="front")
+            for p in fr:
+                ax.annotate(p.label, (getattr(p, x), p.nme), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        if limit is not None:
+            ax.axvline(limit, ls="--", color="r", lw=1, label="budget")
+        best = best_under(points, budgets) if budgets else None
+        if best is not None and getattr(best, x) is not None:
+            ax.scatter([getattr(best, x)], [best.nme], s=220, facecolors="none", edgecolors="r", lw=2,
+                       label="best under budget")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("NME % (inter-ocular) ↓")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if not ok:
+        axes[0].text(0.5, 0.5, "no artifact with an NME (no labelled face found)", ha="center",
+                     transform=axes[0].transAxes)
+    fig.suptitle(caption, fontsize=9)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,0 +1,125 @@
+"""`sweep`: jobs, failures as rows, caching, the report, Ray, and bad input."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+ARGS = ("--imgsz", "96", "--precision", "fp32,int8", "--calib-n", "8", "--latency-runs", "10", "--budget-ms", "50")
+
+
+def _links(src: Path, dst: Path, n: int) -> Path:
+    """The first n faces of a .pts folder, as links (the data is never copied)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for pts in sorted(src.glob("*.pts"))[:n]:
+        for f in (pts, pts.with_suffix(".jpg")):
+            (dst / f.name).symlink_to(f)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def sweep_inputs(faces, default_model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    ck = root / "ckpts"
+    ck.mkdir()
+    shutil.copy(default_model, ck / "face.pt")
+    (ck / "notes.pt").write_text("not a checkpoint")
+    data, calib = _links(faces / "afw", root / "afw12", 12), _links(faces / "helen_train", root / "helen16", 16)
+    return root, ck, ("--data", data, "--calib", calib, *ARGS)
+
+
+@pytest.fixture(scope="module")
+def local_run(sweep_inputs):
+    root, ck, args = sweep_inputs
+    out = root / "local"
+    code, stdout, err = run_cli("sweep", ck, *args, "--out", out)
+    return out, code, stdout, err
+
+
+def _points(out: Path) -> dict:
+    pts = json.loads((out / "sweep.json").read_text())["points"]
+    return {(Path(p["checkpoint"]).name, p["imgsz"], p["precision"]): p for p in pts}
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_sweep_reports_every_artifact_and_failures_as_rows(local_run):
+    out, code, stdout, err = local_run
+    assert code == 1, err[-2000:]  # notes.pt failed, the rest finished
+    pts = _points(out)
+    good = [pts[("face.pt", 96, p)] for p in ("fp32", "int8")]
+    assert all(p["error"] is None and p["nme"] > 0 and p["ms"] > 0 and p["size_mb"] > 0 for p in good)
+    assert good[1]["kind"] == "int8-int8-io" and good[1]["size_mb"] < good[0]["size_mb"] / 2
+    assert good[1]["front_ms"]  # the fastest point is always on the front
+    assert "not a readable ultralytics checkpoint" in pts[("notes.pt", 96, "int8")]["error"]
+    assert "Best under the budget (ms <= 50)" in stdout and "python cli.py package" in stdout
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    assert "★" in (out / "sweep.md").read_text() and (out / "sweep.csv").read_text().startswith("checkpoint,imgsz")
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_sweep_rerun_with_nothing_changed_is_cached(sweep_inputs, local_run):
+    root, ck, args = sweep_inputs
+    out = local_run[0]
+    before = _points(out)
+    t = time.perf_counter()
+    code, _, err = run_cli("sweep", ck, *args, "--out", out)
+    assert code == 1 and time.perf_counter() - t < 10, err[-2000:]
+    assert _points(out) == before
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_sweep_on_a_local_ray_cluster_gives_the_same_table(sweep_inputs, local_run, tmp_path):
+    pytest.importorskip("ray")
+    root, ck, args = sweep_inputs
+    ray = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    # A cluster on loopback only, with no token: nothing outside this machine can reach it.
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    start = subprocess.run([str(ray), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                            "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats"],
+                           capture_output=True, text=True, timeout=120, env=env)
+    assert start.returncode == 0, start.stderr[-2000:]
+    try:
+        code, _, err = run_cli("sweep", ck, *args, "--ray", f"127.0.0.1:{port}", "--out", tmp_path / "ray",
+                               env={"RAY_AUTH_MODE": "disabled"})
+    finally:
+        subprocess.run([str(ray), "stop", "--force"], capture_output=True, timeout=120, env=env)
+    assert code == 1, err[-3000:]
+    local, remote = _points(local_run[0]), _points(tmp_path / "ray")
+    assert set(local) == set(remote)
+    for k, p in local.items():
+        q = remote[k]
+        assert (p["nme"], p["miss"], p["drift"], p["kind"], p["size_mb"], p["gflops"]) == \
+               (q["nme"], q["miss"], q["drift"], q["kind"], q["size_mb"], q["gflops"]), k
+        assert (p["error"] is None) == (q["error"] is None)
+    assert (tmp_path / "ray" / "pareto.png").exists()
+
+
+def test_sweep_bad_input(tmp_path, tiny51):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli("sweep", tmp_path / "empty", "--out", tmp_path / "o")
+    assert code == 2 and "no .pt checkpoints" in err and "Traceback" not in err
+    code, _, err = run_cli("sweep", tiny51, "--imgsz", "96,100", "--out", tmp_path / "o")
+    assert code == 2 and "not a multiple of the model stride 32" in err and "96, 128" in err
+    code, _, err = run_cli("sweep", tiny51, "--precision", "int4", "--out", tmp_path / "o")
+    assert code == 2 and "int4" in err and "fp32, fp16, int8" in err
+    code, _, err = run_cli("sweep", tiny51, "--imgsz", "64", "--ray", f"127.0.0.1:{_free_port()}", "--out",
+                           tmp_path / "o")
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2 and "no Ray cluster answers" in lines[-1] and "Traceback" not in err
