@@ -30,9 +30,13 @@ print(json.dumps({{}}))
 """
 
 
-def cli(*args) -> float:
+def cli(*args, cache: Path) -> float:
+    """One command in a fresh process; each side gets its own empty cache (calibration arrays)."""
+    import os
+
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    p = subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "FACELM_CACHE": str(cache)})
     if p.returncode not in (0, 1):
         raise RuntimeError(f"cli.py {' '.join(map(str, args))} failed:\n{p.stderr[-2000:]}")
     return time.perf_counter() - t
@@ -59,14 +63,16 @@ def main():
     for ck in (first, second):
         for s in sizes:
             out = work / "seq" / f"{ck.stem}_{s}"
-            t_seq += cli("compile", ck, "--imgsz", s, "--out", out, "--targets", "tflite_fp32,tflite_int8")
+            t_seq += cli("compile", ck, "--imgsz", s, "--out", out, "--targets", "tflite_fp32,tflite_int8",
+                         cache=work / "cache_seq")
             t_seq += cli("score", out / f"{ck.stem}_fp32.tflite", out / f"{ck.stem}_int8.tflite", "--runtimes",
-                         "tflite", "--threads", "1", "--latency-runs", runs, "--out", out / "scores")
+                         "tflite", "--threads", "1", "--latency-runs", runs, "--out", out / "scores",
+                         cache=work / "cache_seq")
             print(f"sequential {ck.stem}@{s}: {t_seq:.0f} s so far", flush=True)
     sweep_args = ("sweep", work / "ckpts", "--imgsz", args.sizes, "--precision", "fp32,int8", "--latency-runs", runs,
                   "--out", work / "sweep")
-    t_sweep = cli(*sweep_args)
-    t_rerun = cli(*sweep_args)
+    t_sweep = cli(*sweep_args, cache=work / "cache_sweep")
+    t_rerun = cli(*sweep_args, cache=work / "cache_sweep")
     print(f"\nsequential compile + score: {t_seq:.1f} s")
     print(f"sweep:                      {t_sweep:.1f} s  (x{t_sweep / t_seq:.3f}; target <= 0.75)")
     print(f"sweep rerun, nothing changed: {t_rerun:.1f} s  (target < 10 s)")

@@ -51,7 +51,12 @@ def auc(nmes: np.ndarray, threshold: float, steps: int = 1000) -> float:
     """Area under the cumulative error curve up to threshold, normalised to 0..1 (misses are inf)."""
     xs = np.linspace(0, threshold, steps)
     ced = [(nmes <= x).mean() for x in xs]
-    return float(np.trapz(ced, xs) / threshold)
+    return float(_trapezoid(ced, xs) / threshold)
+
+
+#: numpy 2 renamed trapz to trapezoid (and removed trapz); numpy 1.26, which the lock pins for
+#: TensorFlow, has only trapz.
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ def table(points: list[SweepPoint], fmt: str = "simple") -> str:
     from tabulate import tabulate
 
     cols = [c for c in COLUMNS if c[0] != "error" or any(p.error for p in points)]
+    if len({p.cpu for p in points if p.ms is not None}) > 1:  # heterogeneous workers: say where each ms is from
+        cols.insert(6, ("cpu", "timed on"))
     return tabulate([[_cell(p, c) for c, _ in cols] for p in points], headers=[h for _, h in cols], tablefmt=fmt,
                     floatfmt="g")
 

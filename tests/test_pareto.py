@@ -30,3 +30,11 @@ def test_best_under_budgets():
     assert best_under(pts, Budgets(gflops=0.4)).checkpoint == "c.pt"
     assert best_under(pts, Budgets(ms=1)) is None
     assert not Budgets() and Budgets(mb=3).describe() == "MB <= 3"
+
+
+def test_latency_from_several_machines_is_labelled():
+    from scores.report import table
+
+    one = [_p("a", 5.0, 1.0, cpu="X"), _p("b", 6.0, 2.0, cpu="X")]
+    two = [_p("a", 5.0, 1.0, cpu="X"), _p("b", 6.0, 2.0, cpu="Y")]
+    assert "timed on" not in table(one) and "timed on" in table(two)
