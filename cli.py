@@ -239,9 +239,15 @@ def calib(folder, n, imgsz):
 @click.option("--batch", type=int, default=16, show_default=True)
 @click.option("--width", type=float, default=0.25, show_default=True,
               help="Channel width multiple: 0.25 is YOLOv8n; 0.125 is about 2x faster in INT8 (bench/latency.py).")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (the first GPU when torch sees one, else every CPU core), cpu, 0 or 0,1.")
+@click.option("--workers", type=int, help="Data-loader workers (default: 6 on a GPU, none on CPU).")
+@click.option("--act", type=click.Choice(["silu", "relu6", "relu", "hardswish", "leakyrelu"]), default="silu",
+              show_default=True, help="Activation of every convolution.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
-def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, out):
-    """Train a YOLOv8-pose face model (YOLOv8n by default) on .pts folders (CPU, offline).
+def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, workers, act, resume, out):
+    """Train a YOLOv8-pose face model (YOLOv8n by default) on .pts folders, offline.
 
     Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
     from eval.defaults import shared_faces
@@ -252,7 +258,7 @@ def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, out):
         raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
     best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
                TrainOptions(n_kpts=int(kpts), imgsz=imgsz, epochs=epochs, hours=hours, batch=batch,
-                            width=width),
+                            width=width, device=device, workers=workers, act=act, resume=resume),
                command="python cli.py " + " ".join(sys.argv[1:]))
     card = json.loads(best.with_suffix(".card.json").read_text())
     v, t = card["val"], card["train"]

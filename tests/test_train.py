@@ -63,13 +63,17 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
 
     code = ("import json\nfrom pathlib import Path\nfrom train.run import TrainOptions, train\n"
             f"b = train(Path({str(tmp_path / 'tr')!r}), Path({str(tmp_path / 'va')!r}), Path({str(tmp_path / 'out')!r}), "
-            "TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125))\n"
+            "TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125, act='relu6', device='cpu'))\n"
             "from ultralytics import YOLO\n"
-            "print(json.dumps({'best': str(b), 'params': sum(p.numel() for p in YOLO(str(b)).model.parameters())}))")
+            "m = YOLO(str(b)).model\n"
+            "print(json.dumps({'best': str(b), 'params': sum(p.numel() for p in m.parameters()),\n"
+            "                  'acts': sorted({type(x).__name__ for x in m.modules() if 'ReLU' in type(x).__name__\n"
+            "                                  or 'SiLU' in type(x).__name__})}))")
     res = run_python(code)
     best = Path(res["best"])
     # width 0.125: the same graph as YOLOv8n-pose (4.3 M parameters at 51 points) with half the channels
     assert 1.5e6 < res["params"] < 2.5e6
+    assert res["acts"] == ["ReLU6"]  # --act reaches every convolution
     assert best.exists()
     from eval.artifact import describe
 
@@ -81,7 +85,65 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     card = json.loads(best.with_suffix(".card.json").read_text())
     assert card["train"]["epochs"] == 1 and card["train"]["wall_seconds"] > 0
     assert card["train"]["data"] == "tr, 6 faces"
-    assert "width 0.125" in card["architecture"]
+    assert "width 0.125" in card["architecture"] and "relu6" in card["architecture"]
+    assert card["train"]["device"].startswith("CPU") and "amp off" in card["train"]["device"]
     assert card["val"]["faces"] == 6 and card["kpt_shape"] == [51, 3] and card["imgsz"] == [64, 64]
     # an untrained model on noise may find no face: then there is no NME to report, not a 0
     assert (card["val"]["nme"] is None) == (card["val"]["missed"] == 6)
+
+    # a ReLU6 network goes through the whole chain: export, conversion, full integer, scoring
+    from tests.conftest import run_cli
+
+    code, _, err = run_cli("train", "--train", tmp_path / "tr", "--val", tmp_path / "va", "--device", "cpu",
+                           "--resume", "--out", tmp_path / "out")
+    assert code == 2 and "finished; nothing to resume" in err and "Traceback" not in err
+
+    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib",
+                           tmp_path / "tr", "--verify-data", tmp_path / "va")
+    assert code == 0, err[-2000:]
+    code, out, err = run_cli("score", "--build", tmp_path / "build", "--data", tmp_path / "va", "--threads", "1",
+                             "--latency-runs", "5", "--out", tmp_path / "scores")
+    assert code == 0, err[-2000:]
+    assert "int8-int8-io" in out
+
+
+def test_device_resolution(monkeypatch):
+    import torch
+
+    from core.errors import UserError
+    from train.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    d = resolve_device("auto")
+    assert (d.spec, d.workers, d.amp) == ("cpu", 0, False) and d.describe.startswith("CPU")
+    with pytest.raises(UserError, match="no CUDA device is visible"):
+        resolve_device("0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"GPU{i}")
+    d = resolve_device("auto")
+    assert (d.spec, d.workers, d.amp) == ("0", 6, True) and "GPU0" in d.describe
+    assert resolve_device("0,1", workers=2).spec == "0,1" and resolve_device("0,1", workers=2).workers == 2
+    assert resolve_device("cpu").spec == "cpu"
+    with pytest.raises(UserError, match="only 2 CUDA"):
+        resolve_device("2")
+    with pytest.raises(UserError, match="expected auto, cpu"):
+        resolve_device("gpu")
+
+
+def test_train_bad_device_activation_and_resume(tmp_path):
+    import torch
+
+    from tests.conftest import run_cli
+
+    (tmp_path / "d").mkdir()
+    if not torch.cuda.is_available():
+        code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--device", "0")
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+        assert code == 2 and "no CUDA device is visible" in lines[-1] and "Traceback" not in err
+    code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--act", "gelu")
+    assert code == 2 and "relu6" in err  # the choices are listed
+    code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--device", "cpu", "--resume",
+                           "--out", tmp_path / "o")
+    assert code == 2 and "nothing to resume" in err

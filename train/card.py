@@ -24,7 +24,7 @@ def _finite(x: float):
 
 
 def card_for(best: Path, val_dir: Path, *, command: str, train_desc: str, wall_seconds: float,
-             arch: str, progress: bool = False) -> dict:
+             arch: str, device: str = "CPU, amp off, fliplr 0.5 with flip_idx", progress: bool = False) -> dict:
     """Evaluate best on val_dir (a .pt: the PyTorch runtime) and return the card as a dict."""
     from eval.artifact import describe
     from eval.datasets import load_dataset
@@ -42,7 +42,7 @@ def card_for(best: Path, val_dir: Path, *, command: str, train_desc: str, wall_s
             "command": command,
             "epochs": epochs_run(best.parent.parent / "results.csv"),
             "wall_seconds": round(wall_seconds),
-            "device": "CPU, amp off, fliplr 0.5 with flip_idx",
+            "device": device,
         },
         "val": {
             "faces": s.n_faces, "missed": s.n_missed, "nme": _finite(s.nme),

@@ -1,4 +1,4 @@
-"""`train`: a thin layer over ultralytics pose training, on CPU and offline."""
+"""`train`: a thin layer over ultralytics pose training, on a GPU or every CPU core, offline."""
 from __future__ import annotations
 
 import os
@@ -19,7 +19,11 @@ class TrainOptions:
     model_yaml: str = "yolov8n-pose.yaml"
     width: float = 0.25  # channel multiple; 0.25 is YOLOv8n, smaller is faster (bench/latency.py)
     seed: int = 0
-    threads: int | None = None  # torch threads; default every core
+    threads: int | None = None  # torch threads on CPU; default every core
+    device: str = "auto"        # auto, cpu, 0, 0,1
+    workers: int | None = None  # data-loader workers; default 6 on a GPU, none on CPU
+    act: str = "silu"           # train.device.ACTIVATIONS
+    resume: bool = False        # continue out/run/weights/last.pt
 
     def __post_init__(self):
         if self.n_kpts not in (51, 68):
@@ -28,6 +32,10 @@ class TrainOptions:
             raise ValueError(f"imgsz {self.imgsz} is not a multiple of the stride 32")
         if not 0.0625 <= self.width <= 1.0:
             raise ValueError(f"width {self.width} is outside 0.0625..1")
+        from train.device import ACTIVATIONS
+
+        if self.act not in ACTIVATIONS:
+            raise ValueError(f"act {self.act!r}: choose from {', '.join(ACTIVATIONS)}")
 
 
 def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command: str = "") -> Path:
@@ -38,25 +46,11 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
     """
     prepare()
     t0 = time.perf_counter()
-    import torch
-    from ultralytics import YOLO
+    from train.device import resolve_device
 
-    from train.yolo_data import build_yolo_dataset
-
-    data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts)
-    model = YOLO(str(model_config(opts, out)), task="pose")
-    # ultralytics trains on cpu_count-1 torch threads: one of this machine's two cores sat idle
-    # (86 s an epoch at 224). Every core, set again at each epoch start because select_device
-    # resets it.
-    threads = opts.threads or os.cpu_count() or 1
-    for event in ("on_pretrain_routine_end", "on_train_epoch_start"):
-        model.add_callback(event, lambda _trainer: torch.set_num_threads(threads))
-    extra = {"time": opts.hours} if opts.hours else {}
-    model.train(
-        data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, device="cpu",
-        workers=0, amp=False, plots=False, cache="ram", seed=opts.seed, deterministic=False,
-        project=str(out.resolve()), name="run", exist_ok=True, fliplr=0.5, verbose=False, **extra,
-    )
+    dev = resolve_device(opts.device, opts.workers)
+    model, args = _model_and_args(train_dir, val_dir, out, opts, dev)
+    model.train(**args)
     best = out / "run" / "weights" / "best.pt"
     if not best.exists():
         raise RuntimeError(f"{best}: training finished without a checkpoint")
@@ -64,9 +58,46 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
 
     card = card_for(best, val_dir, command=command or repr(opts), wall_seconds=time.perf_counter() - t0,
                     train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
-                    arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, 1 class")
+                    arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, {opts.act}, 1 class",
+                    device=f"{dev.describe}, fliplr 0.5 with flip_idx")
     write_card(card, best.with_suffix(".card.json"))
     return best
+
+
+def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, dev):
+    """The ultralytics model (new from YAML, or last.pt to resume) and its train() arguments."""
+    import torch
+    from ultralytics import YOLO
+    import ultralytics.engine.trainer as trainer
+
+    from core.errors import UserError
+    from train.device import offline_amp_check
+    from train.yolo_data import build_yolo_dataset
+
+    trainer.check_amp = offline_amp_check  # ultralytics' own check downloads a reference model
+    run_args = dict(device=dev.spec, workers=dev.workers, amp=dev.amp)
+    if opts.resume:  # the dataset and every other argument are the interrupted run's own
+        last = out / "run" / "weights" / "last.pt"
+        if not last.is_file():
+            raise UserError(f"{last}: nothing to resume (no interrupted training in {out})")
+        if torch.load(last, map_location="cpu", weights_only=False).get("epoch", -1) < 0:
+            raise UserError(f"{last}: that training finished; nothing to resume (train anew, or to more epochs)")
+        model, args = YOLO(str(last)), dict(resume=True, **run_args)
+    else:
+        data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts)
+        model = YOLO(str(model_config(opts, out)), task="pose")
+        extra = {"time": opts.hours} if opts.hours else {}
+        args = dict(data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, plots=False,
+                    cache="ram", seed=opts.seed, deterministic=False, project=str(out.resolve()), name="run",
+                    exist_ok=True, fliplr=0.5, verbose=False, **run_args, **extra)
+    if not dev.cuda:
+        # ultralytics trains on cpu_count-1 torch threads: one of this machine's two cores sat
+        # idle (86 s an epoch at 224). Every core, set again at each epoch start because
+        # select_device resets it.
+        threads = opts.threads or os.cpu_count() or 1
+        for event in ("on_pretrain_routine_end", "on_train_epoch_start"):
+            model.add_callback(event, lambda _trainer: torch.set_num_threads(threads))
+    return model, args
 
 
 def _labelled_faces(dataset: Path, split: str) -> int:
@@ -86,13 +117,19 @@ def scaled_config(width: float, model_yaml: str = "yolov8n-pose.yaml") -> dict:
 
 
 def model_config(opts: TrainOptions, out: Path) -> Path | str:
-    """The ultralytics model YAML; for a width other than YOLOv8n's, a copy with one scale."""
-    if opts.width == 0.25:
+    """The ultralytics model YAML; for a width other than YOLOv8n's or another activation, a
+    copy with one scale (and the activation ultralytics' YAML takes)."""
+    from train.device import ACTIVATIONS
+
+    if opts.width == 0.25 and opts.act == "silu":
         return opts.model_yaml
     import yaml
 
     cfg = scaled_config(opts.width, opts.model_yaml)
-    path = out / f"face-pose-w{opts.width}.yaml"  # no yolov8<scale> in the name: ultralytics takes the only scale
+    if ACTIVATIONS[opts.act]:
+        cfg["activation"] = ACTIVATIONS[opts.act]
+    # no yolov8<scale> in the name: ultralytics takes the only scale
+    path = out / f"face-pose-w{opts.width}-{opts.act}.yaml"
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
