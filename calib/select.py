@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from core.errors import UserError
-from core.files import atomic_output
+from core.files import atomic_output, fingerprint
 from core.offline import CACHE
 from eval.datasets import DatasetError, load_dataset
 from eval.preprocess import preprocess, read_image
@@ -70,11 +70,8 @@ def k_center(features: np.ndarray, n: int) -> list[int]:
 
 
 def _cache_key(files: list[Path], opts: CalibOptions) -> str:
-    h = hashlib.sha256(json.dumps([opts.n, list(opts.imgsz), "v2"]).encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode())
-    return h.hexdigest()[:20]
+    options = json.dumps([opts.n, list(opts.imgsz), "v3"])
+    return hashlib.sha256((options + fingerprint(files)).encode()).hexdigest()[:20]
 
 
 def build_calibration(source: Path, opts: CalibOptions, cache_dir: Path | None = None) -> CalibSet:

@@ -79,9 +79,6 @@ class Context:
             self._memo[key] = make()
         return self._memo[key]
 
-    def artifact(self, stage: str) -> Path:
-        return self.paths[stage]
-
     def calibration(self, n: int | None = None):
         from calib.select import CalibOptions, build_calibration
         from eval.defaults import default_calib_data

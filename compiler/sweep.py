@@ -4,21 +4,20 @@ all, and one report with the Pareto front. Jobs run in a process pool on this ma
 tasks on a cluster (compiler/sweep_ray.py); a job whose inputs did not change is not rerun."""
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.errors import UserError
-from core.files import read_manifest, sha256, write_json_atomic
+from core.errors import UserError, row_error
+from core.files import fingerprint, read_manifest, sha256, write_json_atomic
 from eval.profile import LatencyOptions
 from scores.pareto import Budgets
 
 #: precision -> the PIPELINE stage that makes it (the phone ships TFLite; int8 is full integer)
 PRECISION_STAGE = {"fp32": "tflite_fp32", "fp16": "tflite_fp16", "int8": "tflite_int8"}
 CACHE_FILE = "sweep_job.json"
-VERSION = 1
+VERSION = 2  # rows carry their precision
 
 
 @dataclass(frozen=True)
@@ -66,18 +65,12 @@ def find_checkpoints(inputs) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in out))
 
 
-def fingerprint(path: Path | None) -> str:
-    """Cheap identity of a face folder (names, sizes, times), so changed data reruns jobs."""
+def data_fingerprint(path: Path | None) -> str:
+    """Identity of a face folder (or file), so changed data reruns jobs."""
     if path is None:
         return "default"
     path = Path(path)
-    h = hashlib.sha256(str(path.resolve()).encode())
-    files = sorted(path.rglob("*")) if path.is_dir() else [path]
-    for f in files:
-        if f.is_file():
-            st = f.stat()
-            h.update(f"{f.relative_to(path) if path.is_dir() else f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+    return fingerprint(sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path])[:16]
 
 
 def job_dir(out: Path, job: Job, digest: str) -> Path:
@@ -88,8 +81,8 @@ def job_key(job: Job, digest: str, opts: SweepOptions) -> dict:
     from eval.defaults import default_calib_data, default_eval_data
 
     return {"version": VERSION, "checkpoint_sha256": digest, "imgsz": job.imgsz, "precisions": list(opts.precisions),
-            "data": fingerprint(opts.data or default_eval_data()), "calib_n": opts.calib_n,
-            "calib": fingerprint(opts.calib_data or default_calib_data())}
+            "data": data_fingerprint(opts.data or default_eval_data()), "calib_n": opts.calib_n,
+            "calib": data_fingerprint(opts.calib_data or default_calib_data())}
 
 
 def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: str | None, calib_data: str | None,
@@ -104,11 +97,8 @@ def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: 
         rows, cpu, lat = _compile_and_score(Path(checkpoint), imgsz, precisions, Path(out_dir), data, calib_data,
                                             calib_n, latency)
         return {"rows": rows, "latency": lat, "cpu": cpu, "seconds": round(time.perf_counter() - t0, 1)}
-    except UserError as e:
-        return {"error": " ".join(str(e).split()), "seconds": round(time.perf_counter() - t0, 1)}
     except Exception as e:  # noqa: BLE001  a failing job is a row, not a crash
-        return {"error": f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}",
-                "seconds": round(time.perf_counter() - t0, 1)}
+        return {"error": row_error(e), "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib_data, calib_n, latency):
@@ -116,18 +106,20 @@ def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib
     from eval.datasets import load_dataset
     from eval.defaults import default_eval_data
     from eval.profile import machine
-    from eval.scoring import ScoreOptions, score_paths, time_artifacts
+    from eval.profile import time_artifacts
+    from eval.scoring import ScoreOptions, score_paths
 
     opts = CompileOptions(imgsz=imgsz, targets=tuple(PRECISION_STAGE[p] for p in precisions), verify_data=data,
                           calib_data=calib_data, calib_n=calib_n)
     paths = {r.stage: r.path for r in compile_checkpoint(ckpt, out_dir, opts, progress=False)}
-    arts = [paths[PRECISION_STAGE[p]] for p in precisions]
+    precision_of = {str(paths[PRECISION_STAGE[p]]): p for p in precisions}
+    arts = [Path(a) for a in precision_of]
     ds = load_dataset(data or default_eval_data())
     rows = score_paths(arts, ds, ScoreOptions(threads=(1,), time_latency=False, progress=False), ("tflite",))
     lat = {}
     if latency is not None:
         lat = {Path(p).name: asdict(t) for p, t in time_artifacts(arts, 1, latency, progress=False).items()}
-    return [asdict(r) for r in rows], machine()["cpu"], lat
+    return [{**asdict(r), "precision": precision_of[r.artifact]} for r in rows], machine()["cpu"], lat
 
 
 def load_cached(folder: Path, key: dict) -> dict | None:

@@ -7,10 +7,10 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from compiler.sweep import (PRECISION_STAGE, Job, SweepOptions, find_checkpoints, job_dir, job_key, load_cached,
+from compiler.sweep import (Job, SweepOptions, find_checkpoints, job_dir, job_key, load_cached,
                             run_job, save_cached)
 from core.errors import UserError
-from core.files import read_manifest, sha256
+from core.files import sha256
 from scores.pareto import SweepPoint, mark_fronts
 
 
@@ -104,7 +104,7 @@ def _summary(job: Job, res: dict) -> str:
 def _time_on_driver(jobs, results, opts: SweepOptions) -> None:
     """Every artifact without a latency from this machine, timed together in interleaved rounds."""
     from eval.profile import machine
-    from eval.scoring import time_artifacts
+    from eval.profile import time_artifacts
 
     cpu = machine()["cpu"]
     stale = {}
@@ -117,7 +117,7 @@ def _time_on_driver(jobs, results, opts: SweepOptions) -> None:
                 stale[Path(r["artifact"])] = job
     if not stale:
         return
-    timed = time_artifacts(list(stale), 1, opts.latency, opts.progress)
+    timed = time_artifacts(list(stale), 1, opts.latency, progress=opts.progress)
     for path, job in stale.items():
         folder, key, res, lat = results[job]
         if path in timed:
@@ -131,12 +131,10 @@ def _points(job: Job, folder, key, res: dict, lat: dict, opts: SweepOptions) -> 
     base = dict(checkpoint=str(job.checkpoint), imgsz=job.imgsz)
     if "error" in res:
         return [SweepPoint(**base, precision=p, error=res["error"]) for p in opts.precisions]
-    by_stage = {PRECISION_STAGE[p]: p for p in opts.precisions}
     pts = []
     for r in res["rows"]:
-        prec = by_stage.get((read_manifest(Path(r["artifact"])) or {}).get("stage"), "?")
         t = lat.get(Path(r["artifact"]).name) or {}
-        pts.append(SweepPoint(**base, precision=prec, artifact=r["artifact"], kind=r["kind"], nme=r["nme"],
+        pts.append(SweepPoint(**base, precision=r["precision"], artifact=r["artifact"], kind=r["kind"], nme=r["nme"],
                               miss=r["miss"], drift=r["drift"], ms=_r(t.get("median_ms")), p90_ms=_r(t.get("p90_ms")),
                               size_mb=r["size_mb"], gflops=r["gflops"], cpu=t.get("cpu") or res.get("cpu", ""),
                               error=r["error"]))

@@ -8,3 +8,11 @@ class UserError(Exception):
 class DataMismatchError(UserError):
     """The model and the data cannot be compared (landmark counts that share no points): every
     artifact of the run would fail alike, so the run stops instead of filling rows with it."""
+
+
+def row_error(e: BaseException) -> str:
+    """An exception as the one-line error of a table row: a UserError's own words, anything
+    else its type and first line."""
+    if isinstance(e, UserError):
+        return " ".join(str(e).split())
+    return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"

@@ -20,6 +20,16 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def fingerprint(files) -> str:
+    """A cheap identity of a set of files (resolved path, size, modification time): what a
+    cache keys face folders by, so changed data is noticed without reading every image."""
+    h = hashlib.sha256()
+    for f in files:
+        st = Path(f).stat()
+        h.update(f"{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
 def manifest_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + ".json")
 

@@ -165,15 +165,32 @@ def time_interleaved(items: dict, opts: LatencyOptions = LatencyOptions(), desc:
     return out
 
 
-def relative_latency(parent: Path, child: Path, imgsz, threads: int = 1) -> dict:
-    """A quick side-by-side (child / parent invoke time, 1 thread) for compile's table."""
+def time_artifacts(paths: list[Path], threads: int = 1, latency: LatencyOptions = LatencyOptions(), imgsz=None,
+                   progress: bool = False) -> dict:
+    """Latency of several model files, timed together in interleaved rounds on this machine,
+    on a random input of each one's size: path -> Latency. A file that fails to open is left
+    out (whoever scored it has its error already)."""
     from eval.runtimes import open_runtime
 
-    x = np.random.default_rng(0).random((1, 3, *imgsz), dtype=np.float32)
-    items = {k: (open_runtime(p, threads, imgsz), x) for k, p in (("parent", parent), ("child", child))}
-    lat = time_interleaved(items, LatencyOptions(warmup=5, min_runs=20, min_seconds=0.3, rounds=4, io_runs=0))
-    return {"ratio": round(lat["child"].median_ms / lat["parent"].median_ms, 3),
-            "parent_ms": round(lat["parent"].median_ms, 3), "ms": round(lat["child"].median_ms, 3), "threads": threads}
+    items = {}
+    for p in paths:
+        try:
+            rt = open_runtime(p, threads, imgsz)
+        except Exception:  # noqa: BLE001
+            continue
+        items[p] = (rt, np.random.default_rng(0).random((1, 3, *rt.input_hw()), dtype=np.float32))
+    desc = f"latency, {threads} thread{'s' if threads > 1 else ''}" if progress else None
+    return time_interleaved(items, latency, desc) if items else {}
+
+
+def relative_latency(parent: Path, child: Path, imgsz, threads: int = 1) -> dict:
+    """A quick side-by-side (child / parent invoke time, 1 thread) for compile's table."""
+    quick = LatencyOptions(warmup=5, min_runs=20, min_seconds=0.3, rounds=4, io_runs=0)
+    lat = time_artifacts([parent, child], threads, quick, imgsz)
+    if parent not in lat or child not in lat:
+        return {}
+    return {"ratio": round(lat[child].median_ms / lat[parent].median_ms, 3),
+            "parent_ms": round(lat[parent].median_ms, 3), "ms": round(lat[child].median_ms, 3), "threads": threads}
 
 
 #: /proc/cpuinfo flags that decide int8 speed on x86 (and their names in the table's footer).

@@ -8,7 +8,7 @@ import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import DataMismatchError, UserError
+from core.errors import DataMismatchError, UserError, row_error
 from core.files import read_manifest
 from eval.artifact import Artifact, describe
 from eval.datasets import Dataset
@@ -115,10 +115,8 @@ def _guarded(job: _Job, fn) -> None:
         fn()
     except DataMismatchError:
         raise
-    except UserError as e:
-        job.error = " ".join(str(e).split())  # one line, in the table and in the exit message
     except Exception as e:  # a broken artifact or runtime is a row, not a crash
-        job.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        job.error = row_error(e)
 
 
 def _latency(jobs: list[_Job], opts: ScoreOptions) -> None:
@@ -139,9 +137,6 @@ def _latency(jobs: list[_Job], opts: ScoreOptions) -> None:
                 j.fields.update(ms_1t=t.median_ms, p90_1t=t.p90_ms, io_ms=t.io_ms, latency_runs=t.runs)
             if i == len(opts.threads) - 1 and len(opts.threads) > 1:
                 j.fields["ms_2t"] = t.median_ms
-    for j in jobs:
-        j.rt = None
-    gc.collect()
 
 
 def _slower_than_parent(rows: list[ScoreRow]) -> list[ScoreRow]:
@@ -178,8 +173,8 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
                 runtimes: tuple | None = None) -> list[ScoreRow]:
     """Score each file on each runtime that can run it (or only those named). A filter that
     leaves nothing to score is an error, not an empty table."""
-    jobs, rows = [], {}
-    for p in order_artifacts(paths):
+    jobs, rows, ordered = [], {}, order_artifacts(paths)
+    for p in ordered:
         names = runtimes_for(p)
         if not names:
             rows[(p, "-")] = ScoreRow(str(p), "-", ds.name, error=f"{p}: no runtime for {p.suffix} files")
@@ -192,10 +187,10 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     if opts.time_latency:
         _latency(jobs, opts)
     for j in jobs:
-        j.rt = None
+        j.rt = None  # release every runtime before the rows are returned
         rows[(j.path, j.runtime)] = ScoreRow(str(j.path), j.runtime, ds.name, error=j.error,
                                              **({} if j.error else j.fields))
-    order = {p: i for i, p in enumerate(order_artifacts(paths))}
+    order = {p: i for i, p in enumerate(ordered)}
     return _slower_than_parent(sorted(rows.values(), key=lambda r: order[Path(r.artifact)]))
 
 
@@ -220,19 +215,3 @@ def regression_rows(build: Path, runtime: str | None = None) -> list[ScoreRow]:
     opts = ScoreOptions(threads=(1,), latency=quick, progress=False)
     return score_paths(find_artifacts(build), regression_dataset(), opts, (runtime,) if runtime else None)
 
-
-def time_artifacts(paths: list[Path], threads: int = 1, latency: LatencyOptions = LatencyOptions(),
-                   progress: bool = True) -> dict:
-    """Latency of several artifacts, timed together in interleaved rounds, on one machine:
-    path -> Latency (a failure to open is left out; the caller has the row's error already)."""
-    import numpy as np
-
-    items = {}
-    for p in paths:
-        try:
-            rt = open_runtime(p, threads)
-        except Exception:  # noqa: BLE001  (reported by the accuracy phase)
-            continue
-        items[p] = (rt, np.random.default_rng(0).random((1, 3, *rt.input_hw()), dtype=np.float32))
-    desc = f"latency, {threads} thread{'s' if threads > 1 else ''}" if progress else None
-    return time_interleaved(items, latency, desc) if items else {}
