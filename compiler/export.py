@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.contract import LAYOUT, META_KEY, OUTPUTS, ModelInfo
+from core.contract import LAYOUT, LAYOUT_V1, META_KEY, ModelInfo, output_names
 from core.errors import UserError
 
 
 def set_metadata(model, info: ModelInfo, layout: str = LAYOUT) -> None:
     """Record the model's spec in the ONNX file so any later reader can decode it."""
     props = {p.key: p.value for p in model.metadata_props}
-    props[META_KEY] = json.dumps({"layout": layout, "outputs": list(OUTPUTS), **info.to_json()})
+    props[META_KEY] = json.dumps({"layout": layout, "outputs": [o.name for o in model.graph.output], **info.to_json()})
     del model.metadata_props[:]
     for k, v in props.items():
         model.metadata_props.add(key=k, value=v)
@@ -29,7 +29,7 @@ def export_model(model, info: ModelInfo, dst: Path, opset: int) -> None:
     x = torch.zeros(1, 3, *info.imgsz)
     with torch.no_grad():
         torch.onnx.export(wrapped, x, str(dst), opset_version=opset, input_names=["images"],
-                          output_names=list(OUTPUTS), dynamo=False, do_constant_folding=True)
+                          output_names=output_names(info.kpt_shape), dynamo=False, do_constant_folding=True)
     m = onnx.load(str(dst))
     set_metadata(m, info)
     onnx.save(m, str(dst))
@@ -64,15 +64,17 @@ def adopt_onnx(src: Path, dst: Path, info: ModelInfo) -> None:
     from eval.artifact import describe
 
     m = onnx.load(str(src))
-    if describe(src).layout == "packed":
-        m = split_packed(m, info)
-    set_metadata(m, info)
+    layout = describe(src).layout
+    if layout == "packed":
+        m, layout = split_packed(m, info), LAYOUT_V1
+    set_metadata(m, info, layout)
     onnx.save(m, str(dst))
 
 
 def split_packed(m, info: ModelInfo):
     """Append Slice/Transpose/Div nodes that turn [1, 4+nc+K*D, N] pixels into the split,
-    normalised outputs. (Its internal concatenation remains; a .pt start avoids it.)"""
+    normalised outputs of the earlier layout (absolute landmarks): its anchors are added inside
+    the graph, so INT8 loses more here than from a .pt start."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 

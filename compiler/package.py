@@ -90,7 +90,7 @@ def build_package(src: Path, out: Path, which: str | None = None, zip_it: bool =
         shutil.copyfile(tfl, tmp / "model.tflite")
         (tmp / "model.json").write_text(json.dumps({
             "model": "model.tflite", "source": tfl.name, "kind": art.kind, "kpt_shape": list(art.spec.kpt_shape),
-            "nc": art.spec.nc, "imgsz": list(art.spec.imgsz), "conf": 0.25, "iou": 0.45, "threads": 1}, indent=2))
+            "nc": art.spec.nc, "imgsz": list(art.spec.imgsz), "layout": art.spec.layout, "conf": 0.25, "iou": 0.45, "threads": 1}, indent=2))
         code = [tmp / "run_model.py", *[tmp / "vendor" / r for r in VENDORED]]
         (tmp / "requirements.txt").write_text("\n".join(requirements(third_party_imports(code))) + "\n")
     if zip_it:

@@ -7,12 +7,10 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from compiler.stages import PIPELINE, Stage, check, with_ancestors
-from core.contract import LAYOUT
+from compiler.stages import DEFAULT_TARGETS, PIPELINE, Stage, check, with_ancestors
 from core.errors import UserError
 from core.files import atomic_output, is_current, read_manifest, sha256, write_json_atomic
 
-DEFAULT_TARGETS = tuple(s.name for s in PIPELINE)
 
 
 @dataclass(frozen=True)
@@ -78,6 +76,12 @@ class Context:
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
+
+    def layout(self) -> str:
+        """This build's output layout, as its ONNX records it."""
+        from eval.artifact import describe
+
+        return self.memo(("layout", self.paths["onnx"]), lambda: describe(self.paths["onnx"]).layout)
 
     def calibration(self, n: int | None = None):
         from calib.select import CalibOptions, build_calibration
@@ -172,7 +176,7 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
         "stage": stage.name, "step": PIPELINE.index(stage), "artifact": dst.name, "parent": _rel(ref, dst),
         "built_from": _rel(src, dst), "key": key, "options": asdict(ctx.opts), "sha256": own,
         "tool_versions": _versions(), "wall_seconds": secs, "peak_rss_mb": round(peak_rss_mb(), 1),
-        "report": report, "layout": LAYOUT, "model": _model_json(ctx.info),
+        "report": report, "layout": ctx.layout(), "model": _model_json(ctx.info),
     })
     return StageResult(stage.name, dst, False, secs, report)
 

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 from core.errors import UserError
 
 #: Recorded in every artifact's metadata and manifest.
-LAYOUT = "split-norm-v1"
-#: [1,N,4] cxcywh, [1,N,nc], [1,N,K*D] planar (x.., y.., v..); every coordinate 0..1.
-OUTPUTS = ("boxes", "scores", "landmarks")
+LAYOUT = "split-anchor-v2"
+#: [1,N,4] cxcywh 0..1, [1,N,nc], [1,N,2K] planar offsets (x.., y..) from each anchor's grid point
+#: (column and row times the stride)
+#: as fractions of the input, and for (x, y, visibility) points [1,N,K] visibility.
+OUTPUTS = ("boxes", "scores", "offsets", "visibility")
+#: The earlier layout, still decoded: [1,N,K*D] planar absolute landmarks (x.., y.., v..) 0..1
+#: in place of offsets and visibility. Adopted packed ONNX files are split into it.
+LAYOUT_V1 = "split-norm-v1"
 #: The ONNX metadata key holding the layout and the model's spec.
 META_KEY = "facelm"
 
@@ -22,6 +27,12 @@ class ModelSpec:
     kpt_shape: tuple[int, int]
     nc: int
     imgsz: tuple[int, int]  # (h, w)
+    layout: str = LAYOUT
+
+
+def output_names(kpt_shape) -> list[str]:
+    """The split head's output names for keypoints of (K, D)."""
+    return list(OUTPUTS if kpt_shape[1] == 3 else OUTPUTS[:3])
 
 
 @dataclass(frozen=True)

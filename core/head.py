@@ -4,10 +4,14 @@ ultralytics' export packs boxes and keypoints in input pixels (0..640) with 0..1
 tensor, and decodes as (raw * 2 + anchor - 0.5) * stride, whose middle term spans the whole
 grid, so a single int8 scale must cover ranges far wider than the result: full-integer pose
 exports lose their faces. Here:
-- three outputs, boxes [1,N,4] (cx, cy, w, h), scores [1,N,nc] and landmarks [1,N,3K] laid out
-  planar (x of every point, then y, then visibility), every coordinate divided by the input
-  size and clipped to [0, 1];
-- the decoding is raw * scale[n] + offset[n] with each anchor's stride and position folded
+- boxes [1,N,4] (cx, cy, w, h, divided by the input size, clipped to [0, 1]), scores [1,N,nc],
+  offsets [1,N,2K] (x of every point, then y, from its anchor's grid point (column and row
+  times the stride, ultralytics' origin), divided by the input size) and, for (x, y, visibility) points, visibility [1,N,K]: the anchors are added by the
+  shared decoder, in float, outside the graph. Measured on the built-in model at 224 px: adding
+  them in the graph cost four int8 requantisations of a tensor spanning the whole input (steps
+  of 0.9 to 1.5 px each, since the visibility shared its concatenation's scale), more than the
+  whole precision budget of full-integer INT8;
+- box decoding is raw * scale[n] + offset[n] with each anchor's stride and position folded
   into constants, so every intermediate tensor already has the small range of the result;
   for keypoints the scale is folded further, into each level's last 1x1 convolution, so the
   convolution itself outputs offsets from the anchor in units of KPT_REACH of the input, and
@@ -35,7 +39,7 @@ class SplitPoseModel(nn.Module):
         self.net = pose_model
         self.head = pose_model.model[-1]
         self.imgsz = imgsz
-        self.register_buffer("bins", torch.arange(self.head.reg_max, dtype=torch.float32).view(1, 1, -1))
+        self.register_buffer("bins", torch.arange(self.head.reg_max, dtype=torch.float32).view(1, -1, 1))
         ax, ay, s = self._anchors()
         ih, iw = imgsz
         for name, v in {"ax": ax / iw, "ay": ay / ih, "sx": s / iw, "sy": s / ih}.items():
@@ -94,13 +98,13 @@ class SplitPoseModel(nn.Module):
         raw_cls = torch.cat([head.cv3[i](f).flatten(2) for i, f in enumerate(feats)], 2)
         trunk = [head.cv4[i][:-1](f) for i, f in enumerate(feats)]
         off = torch.cat([self.kpt_xy[i](t).clamp(-1, 1).flatten(2) for i, t in enumerate(trunk)], 2) * KPT_REACH
-        # DFL expectation per side, in grid units (0..reg_max-1).
-        lt_x, lt_y, rb_x, rb_y = (torch.matmul(self.bins, raw_box[:, j * r:(j + 1) * r].softmax(1)) for j in range(4))
+        # DFL expectation per side, in grid units (0..reg_max-1), as a product and a sum: LiteRT's
+        # int8 BATCH_MATMUL returned values 140 quantisation steps off here (`inspect` showed it).
+        lt_x, lt_y, rb_x, rb_y = ((raw_box[:, j * r:(j + 1) * r].softmax(1) * self.bins).sum(1, keepdim=True)
+                                  for j in range(4))
         boxes = torch.cat([self.ax + (rb_x - lt_x) * (self.sx * 0.5), self.ay + (rb_y - lt_y) * (self.sy * 0.5),
                            (lt_x + rb_x) * self.sx, (lt_y + rb_y) * self.sy], 1)
-        parts = [off[:, :k] + (self.ax - self.sx * 0.5), off[:, k:] + (self.ay - self.sy * 0.5)]
+        outs = [boxes.clamp(0, 1).permute(0, 2, 1), raw_cls.sigmoid().permute(0, 2, 1), off.permute(0, 2, 1)]
         if d == 3:
-            parts.append(torch.cat([self.kpt_vis[i](t).flatten(2) for i, t in enumerate(trunk)], 2).sigmoid())
-        kpts = torch.cat(parts, 1)
-        return (boxes.clamp(0, 1).permute(0, 2, 1), raw_cls.sigmoid().permute(0, 2, 1),
-                kpts.clamp(0, 1).permute(0, 2, 1))
+            outs.append(torch.cat([self.kpt_vis[i](t).flatten(2) for i, t in enumerate(trunk)], 2).sigmoid().permute(0, 2, 1))
+        return tuple(outs)

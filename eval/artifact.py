@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.contract import LAYOUT, META_KEY, ModelSpec
+from core.contract import LAYOUT, LAYOUT_V1, META_KEY, ModelSpec
 from core.errors import UserError
 from core.files import read_manifest
 
@@ -19,7 +19,7 @@ from core.files import read_manifest
 class Artifact:
     path: Path
     spec: ModelSpec
-    layout: str          # "split-norm-v1" or "packed"
+    layout: str          # core.contract.LAYOUT, LAYOUT_V1 or "packed"
     kind: str            # fp32, fp16, dynamic-range, int8-float-io, int8-int8-io, int8-qdq
     parent: Path | None  # the artifact it was verified against, when a manifest says
 
@@ -59,7 +59,7 @@ def _onnx_spec(path: Path) -> tuple[ModelSpec, str]:
     hw = (ins[2].dim_value, ins[3].dim_value)
     if META_KEY in meta:
         d = json.loads(meta[META_KEY])
-        return ModelSpec(tuple(d["kpt_shape"]), int(d["nc"]), tuple(d["imgsz"])), d["layout"]
+        return ModelSpec(tuple(d["kpt_shape"]), int(d["nc"]), tuple(d["imgsz"]), d["layout"]), d["layout"]
     if "kpt_shape" in meta:  # ultralytics' own export
         names = ast.literal_eval(meta.get("names", "{0: 'face'}"))
         return ModelSpec(tuple(ast.literal_eval(meta["kpt_shape"])), len(names), hw), "packed"
@@ -83,21 +83,28 @@ def _tflite_spec(path: Path, manifest: dict | None) -> tuple[ModelSpec, str]:
     hw = (int(s[1]), int(s[2])) if s[-1] == 3 else (int(s[2]), int(s[3]))
     if manifest and "model" in manifest:
         d = manifest["model"]
-        return ModelSpec(tuple(d["kpt_shape"]), int(d["nc"]), hw), manifest.get("layout", LAYOUT)
+        layout = manifest.get("layout", LAYOUT)
+        return ModelSpec(tuple(d["kpt_shape"]), int(d["nc"]), hw, layout), layout
     outs = it.get_output_details()
     meta = _embedded_metadata(path)
-    if len(outs) == 3:  # split head without a manifest: widths are 4, nc and K*3
-        widths = sorted(int(o["shape"][-1]) for o in outs)
-        rest = list(widths)
-        rest.remove(4)
-        kd, nc = max(rest), min(rest)
-        if kd % 3:
-            raise UserError(f"{path}: outputs of widths {widths} are not boxes/scores/landmarks")
-        return ModelSpec((kd // 3, 3), nc, hw), LAYOUT
+    if len(outs) in (3, 4):  # split head without a manifest: (x, y, visibility) points assumed
+        return _split_spec(sorted(int(o["shape"][-1]) for o in outs), hw, path)
     if meta and "kpt_shape" in meta:
         names = meta.get("names", {0: "face"})
         return ModelSpec(tuple(meta["kpt_shape"]), len(names), hw), "packed"
     return _infer_packed(list(outs[0]["shape"]), hw, path), "packed"
+
+
+def _split_spec(widths: list[int], hw, path: Path) -> tuple[ModelSpec, str]:
+    """Widths 4, nc, 2K, K (this layout) or 4, nc, 3K (the earlier one), K > max(4, nc)."""
+    rest = list(widths)
+    if 4 in rest:
+        rest.remove(4)
+    if len(widths) == 4 and len(rest) == 3 and rest[2] == 2 * rest[1]:
+        return ModelSpec((rest[1], 3), rest[0], hw, LAYOUT), LAYOUT
+    if len(widths) == 3 and len(rest) == 2 and rest[1] % 3 == 0:
+        return ModelSpec((rest[1] // 3, 3), rest[0], hw, LAYOUT_V1), LAYOUT_V1
+    raise UserError(f"{path}: outputs of widths {widths} are not a split pose head")
 
 
 def _embedded_metadata(path: Path) -> dict | None:
@@ -131,6 +138,11 @@ def tflite_kind(path: Path) -> str:
     ops = [o for o in it._get_ops_details() if o["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
     act = {np.dtype(tensors[o["inputs"][0]]["dtype"]).name for o in ops if o["inputs"][0] in tensors}
     io = {np.dtype(d["dtype"]).name for d in it.get_input_details() + it.get_output_details()}
+    outputs = {d["index"] for d in it.get_output_details()}
+    inner_float = any(o["op_name"] == "DEQUANTIZE" and not set(o["outputs"]) <= outputs
+                      and tensors[o["inputs"][0]]["dtype"] in (np.int8, np.int16) for o in it._get_ops_details())
+    if act and "int8" in act and (inner_float or "float32" in act):  # some layers kept in float
+        return "int8-mixed"
     if act and act <= {"int8", "int16"}:
         base = "int16-act" if "int16" in act else "int8"
         return f"{base}-int8-io" if io <= {"int8", "uint8"} else f"{base}-float-io"

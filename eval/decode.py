@@ -1,15 +1,18 @@
 """One decoder for every runtime: raw outputs -> faces in original-image pixels.
 
-Two layouts: this project's split head (boxes [1,N,4], scores [1,N,nc], landmarks [1,N,K*D]
-planar: all x, all y, all visibility; everything normalised) and the packed [1, 4+nc+K*D, N] tensor of ultralytics' own exports (pixels)."""
+Three layouts: this project's split head (core.contract: boxes [1,N,4], scores [1,N,nc],
+offsets [1,N,2K] from each anchor's grid point and visibility [1,N,K], everything normalised; the
+anchors are added here, in float), its earlier form with absolute landmarks [1,N,K*D], and the
+packed [1, 4+nc+K*D, N] tensor of ultralytics' own exports (pixels)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from core.contract import ModelSpec
+from core.contract import LAYOUT_V1, ModelSpec
 from eval.preprocess import Letterbox
 
 
@@ -49,13 +52,52 @@ def standardise(outputs: list[np.ndarray], spec: ModelSpec) -> tuple[np.ndarray,
         kp[..., 0] /= w
         kp[..., 1] /= h
         return p[:, :4] / scale4, p[:, 4:4 + spec.nc], kp
-    if len(arrs) != 3:
-        raise ValueError(f"{len(arrs)} outputs: expected 1 (packed) or 3 (boxes, scores, landmarks)")
-    by_width = {a.shape[-1]: a for a in arrs}
-    if len(by_width) != 3 or 4 not in by_width or spec.nc not in by_width or k * d not in by_width:
-        raise ValueError(f"outputs {[a.shape for a in arrs]} do not fit boxes/scores/landmarks of {k}x{d} points")
+    if spec.layout == LAYOUT_V1 or (d == 3 and len(arrs) == 3):
+        return _split_v1(arrs, spec)
+    return _split_v2(arrs, spec)
+
+
+def _by_width(arrs: list[np.ndarray], widths: dict[str, int]) -> dict[str, np.ndarray]:
+    by = {a.shape[-1]: a for a in arrs}
+    if len(arrs) != len(widths) or len(by) != len(arrs) or set(by) != set(widths.values()):
+        raise ValueError(f"outputs {[a.shape for a in arrs]} do not fit {', '.join(widths)} of widths "
+                         f"{list(widths.values())}")
+    return {name: by[w] for name, w in widths.items()}
+
+
+def _split_v1(arrs, spec):
+    k, d = spec.kpt_shape
+    o = _by_width(arrs, {"boxes": 4, "scores": spec.nc, "landmarks": k * d})
     # Planar landmarks: x of every point, then y, then visibility.
-    return by_width[4], by_width[spec.nc], by_width[k * d].reshape(-1, d, k).transpose(0, 2, 1)
+    return o["boxes"], o["scores"], o["landmarks"].reshape(-1, d, k).transpose(0, 2, 1)
+
+
+def _split_v2(arrs, spec):
+    k, d = spec.kpt_shape
+    widths = {"boxes": 4, "scores": spec.nc, "offsets": 2 * k, **({"visibility": k} if d == 3 else {})}
+    o = _by_width(arrs, widths)
+    ax, ay = grid_points(len(o["offsets"]), tuple(spec.imgsz))
+    off = o["offsets"].reshape(-1, 2, k)
+    parts = [off[:, 0] + ax[:, None], off[:, 1] + ay[:, None]] + ([o["visibility"]] if d == 3 else [])
+    return o["boxes"], o["scores"], np.clip(np.stack(parts, 2), 0, 1)
+
+
+@lru_cache(maxsize=16)
+def grid_points(n: int, imgsz: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Grid points (column x stride, row x stride, as fractions of the input: the origin of
+    YOLOv8's keypoint offsets) of the n anchors of a head, level by level with the stride
+    doubling from 8 (P3..), or from 4 or 16 when that is what adds up to n."""
+    h, w = imgsz
+    for first in (8, 4, 16):
+        xs, ys, total, st = [], [], 0, first
+        while total < n and h % st == 0 and w % st == 0:
+            gy, gx = np.mgrid[0:h // st, 0:w // st].astype(np.float32)
+            xs.append((gx * st / w).ravel())
+            ys.append((gy * st / h).ravel())
+            total, st = total + gx.size, st * 2
+        if total == n:
+            return np.concatenate(xs), np.concatenate(ys)
+    raise ValueError(f"{n} anchors do not tile a {h}x{w} input with strides doubling from 4, 8 or 16")
 
 
 def decode(outputs: list[np.ndarray], spec: ModelSpec, lb: Letterbox, opts: DecodeOptions = DecodeOptions()) -> list[Face]:

@@ -59,3 +59,24 @@ def test_letterbox_round_trip_and_ultralytics_equality():
         assert np.allclose(lb.to_original(inp), pts, atol=1e-6)
     x, _ = preprocess(img, (160, 160))
     assert x.shape == (1, 3, 160, 160) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+
+
+def test_anchor_offsets_decode_like_absolute_landmarks():
+    """The split head's offsets from each anchor's grid point, plus the grid point in float,
+    give the same faces as absolute landmarks."""
+    from eval.decode import grid_points
+
+    hw, k = (96, 128), 51
+    n = sum((96 // s) * (128 // s) for s in (8, 16, 32))
+    v1, _ = _outputs(n=n, hw=hw)
+    gx, gy = grid_points(n, hw)
+    kp = v1[2][0].reshape(n, 3, k)
+    off = np.concatenate([kp[:, 0] - gx[:, None], kp[:, 1] - gy[:, None]], 1)[None].astype(np.float32)
+    v2 = [v1[0], v1[1], off, kp[:, 2][None].astype(np.float32)]
+    _, lb = letterbox(np.zeros((300, 400, 3), np.uint8), hw)
+    a, b = decode(v1, ModelSpec((k, 3), 1, hw), lb), decode(v2, ModelSpec((k, 3), 1, hw), lb)
+    assert len(a) == len(b) > 0
+    for fa, fb in zip(a, b):
+        assert np.allclose(fa.points, fb.points, atol=1e-3) and np.allclose(fa.vis, fb.vis)
+    with pytest.raises(ValueError, match="do not tile"):
+        grid_points(n + 1, hw)

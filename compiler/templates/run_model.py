@@ -10,7 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "vendor"))
 
-from core.contract import ModelSpec  # noqa: E402
+from core.contract import LAYOUT, ModelSpec  # noqa: E402
 from eval.decode import DecodeOptions  # noqa: E402
 from eval.infer import detect  # noqa: E402
 from eval.preprocess import read_image  # noqa: E402
@@ -27,7 +27,7 @@ def main(argv):
     if not model.is_file():
         print(f"error: {model}: model file missing", file=sys.stderr)
         return 2
-    spec = ModelSpec(tuple(cfg["kpt_shape"]), int(cfg["nc"]), tuple(cfg["imgsz"]))
+    spec = ModelSpec(tuple(cfg["kpt_shape"]), int(cfg["nc"]), tuple(cfg["imgsz"]), cfg.get("layout", LAYOUT))
     opts = DecodeOptions(conf=cfg.get("conf", 0.25), iou=cfg.get("iou", 0.45))
     rt = TfliteRuntime()
     rt.load(model, threads=int(cfg.get("threads", 1)))
