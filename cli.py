@@ -43,7 +43,7 @@ def main(debug):
 @click.argument("checkpoint", required=False, type=click.Path(path_type=Path))
 @click.option("--imgsz", type=int, help="Input size (default: the checkpoint's training size).")
 @click.option("--out", type=click.Path(path_type=Path), help="Build folder (default: build/<checkpoint-stem>).")
-@click.option("--targets", default=None, help="Comma-separated stages (default: all). E.g. tflite_fp32,tflite_fp16.")
+@click.option("--targets", default=None, help="Comma-separated stages (default: all but the INT8 variants tflite_int16x8 and tflite_int8_mixed).")
 @click.option("--opset", type=int, default=17, show_default=True)
 @click.option("--calib", "calib_data", type=click.Path(path_type=Path), help="Face folder for INT8 calibration.")
 @click.option("--calib-n", type=int, default=100, show_default=True, help="Calibration images to select.")
@@ -142,24 +142,10 @@ def _resolve_paths(paths, all_: bool, build: Path | None) -> list[Path]:
 
 
 def _update_baselines(build: Path | None) -> None:
-    """The only way baselines change: rescore one runtime at a time (as the per-runtime tests
-    and tox environments do), rewrite, and print what moved."""
-    from eval.defaults import BUILD, DEFAULT_MODEL
-    from eval.runtimes import REGISTRY
-    from eval.scoring import regression_dataset, regression_rows
-    from scores.regression import write_baselines
-    from scores.table import score_table
+    """The only way baselines change (see eval.scoring.update_baselines)."""
+    from eval.scoring import update_baselines
 
-    build = Path(build) if build else BUILD / DEFAULT_MODEL.stem
-    if not build.is_dir():
-        raise UserError(f"{build}: no build of the built-in model (run `python cli.py compile` first)")
-    rows = [r for rt in REGISTRY for r in regression_rows(build, rt)]
-    errors = [r for r in rows if r.error]
-    if errors:
-        raise UserError(f"{errors[0].artifact} [{errors[0].runtime}]: {errors[0].error}; baselines not written")
-    click.echo(score_table(rows))
-    diff = write_baselines(rows, {"model": DEFAULT_MODEL.name, "dataset": regression_dataset().name})
-    click.echo("\nbaseline changes:\n" + ("\n".join(diff) if diff else "  none"))
+    click.echo(update_baselines(build))
 
 
 @main.command()
@@ -245,8 +231,9 @@ def calib(folder, n, imgsz):
 @click.option("--act", type=click.Choice(["silu", "relu6", "relu", "hardswish", "leakyrelu"]), default="silu",
               show_default=True, help="Activation of every convolution.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
+@click.option("--init", type=click.Path(path_type=Path), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
-def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, workers, act, resume, out):
+def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, workers, act, resume, init, out):
     """Train a YOLOv8-pose face model (YOLOv8n by default) on .pts folders, offline.
 
     Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
@@ -258,13 +245,37 @@ def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, 
         raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
     best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
                TrainOptions(n_kpts=int(kpts), imgsz=imgsz, epochs=epochs, hours=hours, batch=batch,
-                            width=width, device=device, workers=workers, act=act, resume=resume),
+                            width=width, device=device, workers=workers, act=act, resume=resume, init=init),
                command="python cli.py " + " ".join(sys.argv[1:]))
     card = json.loads(best.with_suffix(".card.json").read_text())
     v, t = card["val"], card["train"]
     click.echo(f"best checkpoint: {best} ({t['epochs']} epochs, {t['wall_seconds']} s); "
                f"on {t['val']}: NME {v['nme']}%, FR@0.10 {v['fr10']}%, {v['missed']} missed; "
                f"card: {best.with_suffix('.card.json')}")
+
+
+@main.command()
+@click.argument("target", required=False, type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), help="Face folder (default: the default evaluation faces).")
+@click.option("--n", "n", type=int, default=32, show_default=True, help="Faces to run.")
+@click.option("--top", type=int, default=15, show_default=True, help="Tensors shown per artifact.")
+def inspect(target, data, n, top):
+    """Where INT8 error comes from: every quantised artifact of TARGET (a build folder, or one
+    int8 .tflite / .int8.onnx) against its float parent, tensor by tensor, on real faces.
+
+    Writes <artifact>.inspect.json, .csv and .png beside it (default: the built-in model's build)."""
+    from eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
+    from eval.quant_report import face_inputs, inspect_one, quantised_artifacts, write_report
+    from scores.table import inspect_tables
+
+    pairs = quantised_artifacts(target or BUILD / DEFAULT_MODEL.stem)
+    from eval.artifact import describe
+
+    inputs = face_inputs(data or default_eval_data(), n, describe(pairs[0][1]).spec.imgsz)
+    for q, parent in pairs:
+        rep = inspect_one(q, parent, inputs)
+        files = write_report(rep, q.parent)
+        click.echo(inspect_tables(rep, top) + f"\nwrote {', '.join(f.name for f in files)}\n")
 
 
 @main.command()

@@ -215,3 +215,22 @@ def regression_rows(build: Path, runtime: str | None = None) -> list[ScoreRow]:
     opts = ScoreOptions(threads=(1,), latency=quick, progress=False)
     return score_paths(find_artifacts(build), regression_dataset(), opts, (runtime,) if runtime else None)
 
+
+
+def update_baselines(build: Path | None) -> str:
+    """Rescore the built-in model's build one runtime at a time (as the per-runtime tests and
+    tox environments do), rewrite the baselines, and say what moved."""
+    from eval.defaults import BUILD, DEFAULT_MODEL
+    from eval.runtimes import REGISTRY
+    from scores.regression import write_baselines
+    from scores.table import score_table
+
+    build = Path(build) if build else BUILD / DEFAULT_MODEL.stem
+    if not build.is_dir():
+        raise UserError(f"{build}: no build of the built-in model (run `python cli.py compile` first)")
+    rows = [r for rt in REGISTRY for r in regression_rows(build, rt)]
+    errors = [r for r in rows if r.error]
+    if errors:
+        raise UserError(f"{errors[0].artifact} [{errors[0].runtime}]: {errors[0].error}; baselines not written")
+    diff = write_baselines(rows, {"model": DEFAULT_MODEL.name, "dataset": regression_dataset().name})
+    return score_table(rows) + "\n\nbaseline changes:\n" + ("\n".join(diff) if diff else "  none")

@@ -19,11 +19,17 @@ def compile_table(results) -> str:
         note = (f"max diff {check:.2g}" if check is not None and check is not False else "")
         if guard:
             best = next(a for a in guard["attempts"] if a["remedy"] == guard["chosen"])
-            note = (f"{'ok' if guard['passed'] else 'OVER LIMIT'}: drift {best['drift_nme']}% "
-                    f"({guard['chosen']}, {len(guard['attempts'])} tried)")
+            note = f"{'ok' if guard['passed'] else 'FAILS GUARD'}: {_guard_figures(best)} ({guard['chosen']}, " \
+                   f"{len(guard['attempts'])} tried)"
         rows.append([r.stage, str(r.path), f"{_size_mb(r.path):.2f}", rep.get("kind", ""),
                      "cached" if r.cached else f"{r.seconds:.1f}", note, _speed(rep.get("latency_vs_parent"))])
     return tabulate(rows, headers=["stage", "artifact", "MB", "kind", "seconds", "check", "ms vs parent (1 thread)"])
+
+
+def _guard_figures(a: dict) -> str:
+    if "child_nme" in a and "parent_nme" in a and a.get("parent_faces"):
+        return (f"NME x{a['child_nme'] / a['parent_nme']:.3f}, misses {a['child_missed']} vs {a['parent_missed']}")
+    return f"drift {a['drift_nme']}%"
 
 
 def _speed(s: dict | None) -> str:
@@ -93,3 +99,19 @@ def write_tables(rows, out_dir, machine: dict | None = None) -> dict:
         w.writerow(["" if getattr(r, c) is None else getattr(r, c) for c in COLUMNS])
     (out_dir / "scores.csv").write_text(buf.getvalue())
     return {"md": md, "csv": out_dir / "scores.csv"}
+
+
+def inspect_tables(rep: dict, top: int = 15) -> str:
+    """`inspect`'s terminal view: the worst tensors, then what each output costs in landmarks."""
+    from tabulate import tabulate
+
+    head = f"{rep['artifact']} ({rep['kind']}) vs {rep['parent']}: {rep['images']} faces, {rep['seconds']} s"
+    rows = [[i + 1, r["op"], "x".join(map(str, r["shape"])), r["depth"], f"{r['scale']:.3g}", f"{r['clipped']:.1%}",
+             f"{r['rmse_steps']:.2f}", "exact" if r["sqnr_db"] is None else f"{r['sqnr_db']:.1f}", r["name"][:60]] for i, r in enumerate(rep["tensors"][:top])]
+    t1 = tabulate(rows, ["#", "op", "shape", "depth", "scale", "clipped", "RMSE/scale", "SQNR dB", "tensor"])
+    t2 = tabulate([[o["output"], o["drift_nme"], o["drift_px"], o["faces_lost"]] for o in rep["outputs"]],
+                  ["quantised output (others float)", "landmark drift NME %", "drift px (input)", "faces lost"])
+    clips = [f"{r['clipped']:.1%} {r['op']} {r['name'][:70]}" for r in rep["tensors"] if r["clipped"] > 0.01]
+    clip_note = ("\nclipping over 1% of their values (error not in the SQNR above):\n  " + "\n  ".join(clips[:top])
+                 if clips else "")
+    return f"{head}\n{t1}{clip_note}\n\n{t2}"

@@ -12,19 +12,21 @@ from eval.runtimes import BaseRuntime
 QUANTISED = (np.int8, np.uint8, np.int16)
 
 
-def _interpreter(path: Path, threads: int):
+def _interpreter(path: Path, threads: int, keep_all: bool = False):
+    """keep_all: intermediate tensors stay readable after invoke (for eval.quant_error)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # a full TensorFlow install carries the same interpreter
         from tensorflow.lite.python.interpreter import Interpreter
-    return Interpreter(model_path=str(path), num_threads=threads)
+    return Interpreter(model_path=str(path), num_threads=threads, experimental_preserve_all_tensors=keep_all)
 
 
 class TfliteRuntime(BaseRuntime):
     name = "tflite"
+    keep_all = False  # True: every intermediate tensor readable after invoke (slower)
 
     def load(self, path: Path, threads: int = 1, imgsz=None) -> None:
-        self.it = _interpreter(path, threads)
+        self.it = _interpreter(path, threads, self.keep_all)
         self.it.allocate_tensors()
         self.inp = self.it.get_input_details()[0]
         self.outs = sorted(self.it.get_output_details(), key=lambda d: d["index"])

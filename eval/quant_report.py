@@ -1,0 +1,125 @@
+"""`inspect`: where a build's INT8 error comes from, on real faces. For every quantised
+artifact of a build (or one file) against its float parent: the per-tensor table of
+eval.quant_error, what each output costs in landmarks, and the files beside the build:
+<artifact>.inspect.json, .csv and .png (error against depth)."""
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+from core.files import write_json_atomic, write_text_atomic
+from eval.artifact import describe
+from eval.quant_error import ort_tensor_errors, output_costs, output_names, tflite_tensor_errors
+
+#: Kinds inspect compares: every tensor quantised (TFLite) or QDQ (ONNX Runtime).
+INSPECTABLE = ("int8-int8-io", "int8-float-io", "int16-act-int8-io", "int16-act-float-io", "int8-mixed", "int8-qdq")
+
+
+def quantised_artifacts(target: Path) -> list[tuple[Path, Path]]:
+    """(quantised artifact, its float parent) pairs of a build folder or of one file."""
+    target = Path(target)
+    if not target.exists():
+        raise UserError(f"{target}: no such build folder or file")
+    files = sorted(target.glob("*.tflite")) + sorted(target.glob("*.int8.onnx")) if target.is_dir() else [target]
+    pairs = []
+    for f in files:
+        art = describe(f)
+        if art.kind not in INSPECTABLE:
+            if not target.is_dir():
+                raise UserError(f"{f}: is {art.kind}, not a quantised model (inspect compares INT8 with its float parent)")
+            continue
+        if target.is_dir() and art.parent is None:
+            continue  # a file compile did not make
+        if art.parent is None or not art.parent.is_file():
+            what = f"its parent {art.parent.name} is missing" if art.parent else "no manifest names its float parent"
+            raise UserError(f"{f}: {what}; compile the build again")
+        if describe(art.parent).kind != "fp32":
+            raise UserError(f"{f}: its parent {art.parent.name} is not a float32 model")
+        pairs.append((f, art.parent))
+    if not pairs:
+        raise UserError(f"{target}: no quantised artifact (int8 TFLite or ONNX Runtime INT8) to inspect")
+    return pairs
+
+
+def face_inputs(data: Path, n: int, imgsz) -> np.ndarray:
+    """n preprocessed images spread over a face folder; exit 2 when none is readable."""
+    from eval.datasets import load_dataset
+    from eval.preprocess import preprocess, read_image
+
+    ds = load_dataset(data)
+    step = max(len(ds.samples) / max(n, 1), 1)
+    picks = [ds.samples[int(i * step)] for i in range(min(n, len(ds.samples)))]
+    imgs = [im for im in (read_image(s.image) for s in picks) if im is not None]
+    if not imgs:
+        raise UserError(f"{data}: no readable face image")
+    return np.concatenate([preprocess(im, imgsz)[0] for im in imgs])
+
+
+def inspect_one(quantised: Path, parent: Path, inputs: np.ndarray, progress=None) -> dict:
+    """Per-tensor errors and per-output landmark costs of one quantised artifact."""
+    t = time.perf_counter()
+    spec = describe(parent).spec
+    if quantised.suffix == ".tflite":
+        rows, outs = tflite_tensor_errors(quantised, parent, inputs, progress)
+        costs = output_costs(parent, outs, output_names(outs[0][1], spec))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = ort_tensor_errors(quantised, parent, inputs, Path(tmp))
+        costs = _ort_costs(quantised, parent, inputs, spec)
+    return {"artifact": quantised.name, "parent": parent.name, "kind": describe(quantised).kind,
+            "images": len(inputs), "seconds": round(time.perf_counter() - t, 1), "outputs": costs,
+            "tensors": [r.row() for r in rows]}
+
+
+def _ort_costs(quantised: Path, parent: Path, inputs: np.ndarray, spec) -> list[dict]:
+    from eval.quant_error import _aligned
+    from eval.runtimes import open_runtime
+
+    q, f = open_runtime(quantised, 2), open_runtime(parent, 2)
+    outs = [_aligned(q.run(x[None]), f.run(x[None])) for x in inputs]
+    return output_costs(parent, outs, output_names(outs[0][1], spec))
+
+
+def write_report(rep: dict, folder: Path) -> list[Path]:
+    """JSON (everything), CSV (one row per tensor) and PNG (SQNR against depth)."""
+    stem = folder / f"{rep['artifact']}.inspect"
+    js, cs, png = Path(f"{stem}.json"), Path(f"{stem}.csv"), Path(f"{stem}.png")
+    write_json_atomic(js, rep)
+    buf = io.StringIO()
+    cols = list(rep["tensors"][0]) if rep["tensors"] else ["name"]
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
+    w.writerows({**r, "shape": "x".join(map(str, r.get("shape", [])))} for r in rep["tensors"])
+    write_text_atomic(cs, buf.getvalue())
+    _plot(rep, png)
+    return [js, cs, png]
+
+
+def _plot(rep: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [r for r in rep["tensors"] if r["sqnr_db"] is not None]
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    sc = ax.scatter([r["depth"] for r in t], [r["sqnr_db"] for r in t], c=[min(r["rmse_steps"], 3) for r in t],
+                    cmap="viridis_r", s=14)
+    fig.colorbar(sc, ax=ax, label="RMSE / scale (capped at 3)")
+    for r in t[:5]:
+        ax.annotate(r["op"], (r["depth"], r["sqnr_db"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("op position in the quantised graph")
+    ax.set_ylabel("SQNR vs float parent (dB, higher is better)")
+    ax.set_title(f"{rep['artifact']} vs {rep['parent']} ({rep['images']} faces)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = png.with_name(png.name + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(png)
