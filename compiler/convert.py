@@ -1,6 +1,8 @@
 """Stages that turn the simplified ONNX into TensorFlow and TFLite artifacts."""
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 from contextlib import contextmanager
@@ -84,11 +86,7 @@ def copy_tflite(saved_model: Path, dst: Path, kind: str) -> None:
     shutil.copyfile(next(saved_model.glob(f"*_{kind}.tflite")), dst)
 
 
-def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dtype: str, per_channel: bool = True) -> None:
-    """Full-integer TFLite from the SavedModel with a representative dataset of real faces.
-
-    io_dtype 'int8' gives int8 input/output tensors (scale/zero-point); 'float32' keeps float
-    I/O around an integer body."""
+def _converter(saved_model: Path, calib_nhwc: np.ndarray):
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
@@ -99,6 +97,17 @@ def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dty
             yield [x[None].astype(np.float32)]
 
     conv.representative_dataset = representative
+    return conv
+
+
+def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dtype: str, per_channel: bool = True) -> None:
+    """Full-integer TFLite from the SavedModel with a representative dataset of real faces.
+
+    io_dtype 'int8' gives int8 input/output tensors (scale/zero-point); 'float32' keeps float
+    I/O around an integer body."""
+    import tensorflow as tf
+
+    conv = _converter(saved_model, calib_nhwc)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     if io_dtype == "int8":
         conv.inference_input_type = tf.int8
@@ -108,6 +117,53 @@ def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dty
     with quiet(_log(dst)):
         model = conv.convert()
     dst.write_bytes(model)
+
+
+def quantize_tflite_int16x8(saved_model: Path, dst: Path, calib_nhwc: np.ndarray) -> None:
+    """int16 activations, int8 weights (LiteRT's 16x8 mode), float I/O: 256 x finer activation
+    steps at integer cost, where the target's delegate supports the 16x8 kernels."""
+    import tensorflow as tf
+
+    conv = _converter(saved_model, calib_nhwc)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    with quiet(_log(dst)):
+        model = conv.convert()
+    dst.write_bytes(model)
+
+
+#: Layer-local error (RMSE in units of the layer's own scale) above which int8-mixed keeps a
+#: layer in float; a well-ranged layer's rounding alone gives 1/sqrt(12) = 0.29.
+MIXED_RMSE_STEPS = 0.7
+
+
+def quantize_tflite_mixed(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, debug_nhwc: np.ndarray,
+                          max_float: int = 8) -> dict:
+    """INT8 with the worst layers kept in float, chosen by TensorFlow's QuantizationDebugger: each
+    quantised op's output is compared with the float op run on the same dequantised inputs, and
+    the (at most max_float) layers whose RMSE exceeds MIXED_RMSE_STEPS scales are denylisted."""
+    import tensorflow as tf
+
+    def debug_data():
+        for x in debug_nhwc:
+            yield [x[None].astype(np.float32)]
+
+    with quiet(_log(dst)):
+        dbg = tf.lite.experimental.QuantizationDebugger(converter=_converter(saved_model, calib_nhwc),
+                                                        debug_dataset=debug_data)
+        dbg.run()
+        buf = io.StringIO()
+        dbg.layer_statistics_dump(buf)
+        rows = [r for r in csv.DictReader(io.StringIO(buf.getvalue())) if float(r.get("scale") or 0) > 0]
+        worst = sorted(((float(np.sqrt(float(r["mean_squared_error"])) / float(r["scale"])), r["tensor_name"])
+                        for r in rows), reverse=True)
+        chosen = [name for steps, name in worst[:max_float] if steps > MIXED_RMSE_STEPS]
+        opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=chosen)
+        model = tf.lite.experimental.QuantizationDebugger(converter=_converter(saved_model, calib_nhwc),
+                                                          debug_dataset=debug_data,
+                                                          debug_options=opts).get_nondebug_quantized_model()
+    dst.write_bytes(model)
+    return {"float_layers": chosen, "rule": f"layer RMSE > {MIXED_RMSE_STEPS} of its scale, worst {max_float}",
+            "worst_layers": [{"tensor": n, "rmse_steps": round(v, 3)} for v, n in worst[:max_float]]}
 
 
 def head_tail_nodes(model) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from compiler import convert, export
-from compiler.guard import ORT_ATTEMPTS, TFLITE_ATTEMPTS, int8_with_guard
+from compiler.guard import ORT_ATTEMPTS, TFLITE_ATTEMPTS, VARIANT_ATTEMPTS, int8_with_guard
 from compiler.verify import compare_float
 
 
@@ -61,6 +61,21 @@ def _tflite_int8(io_dtype: str):
     return build
 
 
+def _tflite_int16x8(src: Path, ref: Path, dst: Path, ctx) -> dict:
+    def make(out: Path, calib, attempt):
+        convert.quantize_tflite_int16x8(src, out, calib.nhwc())
+    return int8_with_guard(make, dst, ctx, ref, VARIANT_ATTEMPTS)
+
+
+def _tflite_int8_mixed(src: Path, ref: Path, dst: Path, ctx) -> dict:
+    chosen = {}
+
+    def make(out: Path, calib, attempt):
+        debug = ctx.verify_inputs().transpose(0, 2, 3, 1)
+        chosen.update(convert.quantize_tflite_mixed(src, out, calib.nhwc(), debug))
+    return {**int8_with_guard(make, dst, ctx, ref, VARIANT_ATTEMPTS), "mixed": chosen}
+
+
 def _ort_int8(src: Path, ref: Path, dst: Path, ctx) -> dict:
     from eval.profile import has_vnni
 
@@ -83,7 +98,13 @@ PIPELINE = [
     Stage("tflite_int8_fio", "saved_model", "{stem}_int8_fio.tflite", "int8", "tflite_fp32", _tflite_int8("float32"),
           INT8),
     Stage("ort_int8", "sim", "{stem}.int8.onnx", "int8", "sim", _ort_int8, INT8),
+    # Variants for a model whose full-integer artifact fails its guard (not built by default):
+    Stage("tflite_int16x8", "saved_model", "{stem}_int16x8.tflite", "int16x8", "tflite_fp32", _tflite_int16x8, INT8),
+    Stage("tflite_int8_mixed", "saved_model", "{stem}_int8_mixed.tflite", "int8-mixed", "tflite_fp32",
+          _tflite_int8_mixed, INT8),
 ]
+#: What `compile` builds unless --targets says otherwise.
+DEFAULT_TARGETS = tuple(s.name for s in PIPELINE if s.name not in ("tflite_int16x8", "tflite_int8_mixed"))
 STAGES = {s.name: s for s in PIPELINE}
 #: What a submission takes from a build, first available wins: full integer first.
 SHIP_ORDER = ("tflite_int8", "tflite_int8_fio", "tflite_fp32", "tflite_fp16")

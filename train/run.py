@@ -24,6 +24,7 @@ class TrainOptions:
     workers: int | None = None  # data-loader workers; default 6 on a GPU, none on CPU
     act: str = "silu"           # train.device.ACTIVATIONS
     resume: bool = False        # continue out/run/weights/last.pt
+    init: Path | None = None    # start from this checkpoint's weights (every layer whose shape fits)
 
     def __post_init__(self):
         if self.n_kpts not in (51, 68):
@@ -86,6 +87,10 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
     else:
         data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts)
         model = YOLO(str(model_config(opts, out)), task="pose")
+        if opts.init:
+            if not Path(opts.init).is_file():
+                raise UserError(f"{opts.init}: no such checkpoint to start from")
+            model.load(str(opts.init))
         extra = {"time": opts.hours} if opts.hours else {}
         args = dict(data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, plots=False,
                     cache="ram", seed=opts.seed, deterministic=False, project=str(out.resolve()), name="run",
