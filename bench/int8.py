@@ -1,70 +1,90 @@
-"""INT8 benchmark: the project's full-integer TFLite against its fp32 TFLite, and ultralytics'
-own INT8 exports of the same checkpoint, all scored by this evaluator on the shared AFW faces
-in one run. Targets: full-integer NME <= 1.03 x fp32 NME with no more misses; 1-thread latency
-<= 0.35 x fp32.
+"""INT8 benchmark at each model's own input size, one run, shared AFW faces, 1 thread.
 
-    python bench/int8.py [--imgsz 320]
+For each checkpoint: this code's build (fp32, full-integer int8, int16x8, int8-mixed TFLite and
+ONNX Runtime INT8) beside the full-integer TFLite that an earlier revision of this project
+compiles from the same checkpoint ("today's" artifact, built in a git worktree of --baseline-rev),
+all scored by this evaluator with every latency measured together, interleaved.
+Targets: full-integer TFLite NME <= 1.03 x fp32 TFLite, no extra misses; ORT INT8 the same
+against its float ONNX; full-integer latency <= 1.10 x today's full-integer artifact.
+
+    python bench/int8.py [CKPT ...] [--baseline-rev 665b93f]
 """
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from common import default_checkpoint, run_measured
+from common import ROOT, default_checkpoint
 
-THEIRS = """
-import json, numpy as np
-from pathlib import Path
-from core.offline import prepare; prepare()
-from calib.select import CalibOptions, build_calibration, onnx2tf_sample
-from eval.defaults import default_calib_data
-np.save("calibration_image_sample_data_20x128x128x3_float32.npy",
-        onnx2tf_sample(build_calibration(default_calib_data(), CalibOptions(n=20, imgsz=(128, 128))).arrays))
-from ultralytics import YOLO
-YOLO({ckpt!r}, task="pose").export(format="saved_model", imgsz={s}, quantize=8, data={data!r})
-print(json.dumps({{"ok": True}}))
-"""
+VARIANTS = ("tflite_int16x8", "tflite_int8_mixed")
+
+
+def baseline_int8(rev: str, ckpt: Path, out: Path) -> Path:
+    """The full-integer TFLite of ckpt as revision rev compiles it (same venv, same faces)."""
+    tree = out / f"rev-{rev}"
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True,
+                       capture_output=True)
+    dst = out / f"today-{ckpt.stem}"
+    subprocess.run([sys.executable, "cli.py", "compile", str(ckpt.resolve()), "--out", str(dst), "--targets",
+                    "tflite_int8"], cwd=tree, check=True)
+    today = dst / f"{ckpt.stem.replace('.', '_')}_int8.tflite"
+    renamed = dst / f"today_{today.name}"
+    shutil.copyfile(today, renamed)
+    return renamed
+
+
+def bench_one(ckpt: Path, out: Path, rev: str, ds):
+    from compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
+    from eval.scoring import ScoreOptions, score_paths
+    from scores.table import score_table
+
+    built = compile_checkpoint(ckpt, out / ckpt.stem, CompileOptions(targets=DEFAULT_TARGETS + VARIANTS))
+    by_stage = {r.stage: r.path for r in built}
+    paths = [by_stage[s] for s in ("sim", "tflite_fp32", "tflite_int8", *VARIANTS, "ort_int8")]
+    paths.append(baseline_int8(rev, ckpt, out))
+    rows = score_paths(paths, ds, ScoreOptions(threads=(1,)))
+    print(score_table(rows))
+    by = {(Path(r.artifact).name, r.runtime): r for r in rows}
+
+    def row(stage, runtime):
+        return by[(by_stage[stage].name, runtime)]
+    fp32, int8, sim, ort = (row("tflite_fp32", "tflite"), row("tflite_int8", "tflite"), row("sim", "onnxruntime"),
+                            row("ort_int8", "onnxruntime"))
+    today = by[(paths[-1].name, "tflite")]
+    from eval.artifact import describe
+
+    print(f"\n{ckpt.name} at its own {describe(by_stage['tflite_fp32']).spec.imgsz[0]} px:")
+    print(f"  full-integer vs fp32 TFLite: NME {int8.nme} vs {fp32.nme} = x{int8.nme / fp32.nme:.3f} (target <= 1.03), "
+          f"misses {int8.miss}% vs {fp32.miss}% (target: no more)")
+    print(f"  ORT INT8 vs float ONNX:      NME {ort.nme} vs {sim.nme} = x{ort.nme / sim.nme:.3f} (target <= 1.03), "
+          f"misses {ort.miss}% vs {sim.miss}%")
+    print(f"  full-integer latency vs today's full-integer: {int8.ms_1t} vs {today.ms_1t} ms = "
+          f"x{int8.ms_1t / today.ms_1t:.3f} (target <= 1.10); today's NME {today.nme}, misses {today.miss}%")
+    for s in VARIANTS:
+        v = row(s, "tflite")
+        print(f"  {s}: kind {v.kind}, NME x{v.nme / fp32.nme:.3f}, misses {v.miss}%, {v.ms_1t} ms "
+              f"(x{v.ms_1t / int8.ms_1t:.2f} of full-integer)")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--imgsz", type=int, default=320)
-    ap.add_argument("--out", default="build/bench/int8")
+    ap.add_argument("checkpoints", nargs="*", type=Path)
+    ap.add_argument("--baseline-rev", default="665b93f", help="Revision whose full-integer artifact is 'today'.")
+    ap.add_argument("--out", default="build/bench/int8", type=Path)
     args = ap.parse_args()
     from core.offline import prepare
 
     prepare()
-    from compiler.pipeline import CompileOptions, compile_checkpoint
     from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data, shared_faces
-    from eval.scoring import ScoreOptions, score_paths
-    from scores.table import score_table
-    from train.yolo_data import build_yolo_dataset
+    from eval.defaults import default_eval_data
 
-    ckpt, s, out = default_checkpoint(), args.imgsz, Path(args.out).resolve()
-    ours = compile_checkpoint(ckpt, out / f"ours{s}", CompileOptions(imgsz=s), progress=True)
-    faces = shared_faces()
-    data = build_yolo_dataset(faces / "helen_train", faces / "afw", out / "yolo_data", 51)
-    work = out / f"ultralytics{s}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    shutil.copy(ckpt, work / ckpt.name)
-    run_measured(THEIRS.format(ckpt=str(work / ckpt.name), s=s, data=str(data.resolve())), cwd=work)
-    theirs = sorted((work / f"{ckpt.stem}_saved_model").glob("*.tflite"))
-    paths = [r.path for r in ours if r.path.suffix == ".tflite"] + theirs
-    rows = score_paths(paths, load_dataset(default_eval_data()), ScoreOptions(threads=(1,)))
-    print(score_table(rows))
-    by = {Path(r.artifact).name: r for r in rows}
-    fp32, int8 = by[f"ours{s}_fp32.tflite"], by[f"ours{s}_int8.tflite"]
-    print(f"\nfull-integer vs fp32 TFLite: NME x{int8.nme / fp32.nme:.3f} (target <= 1.03), "
-          f"misses {int8.miss}% vs {fp32.miss}%, latency x{int8.ms_1t / fp32.ms_1t:.3f} (target <= 0.35)")
-    for r in rows:
-        if "ultralytics" in r.artifact and r.nme is not None:
-            print(f"  ultralytics {Path(r.artifact).name}: kind {r.kind}, NME x{r.nme / fp32.nme:.3f}, "
-                  f"miss {r.miss}%, latency x{r.ms_1t / fp32.ms_1t:.3f}")
-        elif "ultralytics" in r.artifact:
-            print(f"  ultralytics {Path(r.artifact).name}: kind {r.kind}, miss {r.miss}% {r.error or ''}")
+    ds = load_dataset(default_eval_data())
+    for ckpt in args.checkpoints or [default_checkpoint()]:
+        bench_one(ckpt, args.out.resolve(), args.baseline_rev, ds)
 
 
 if __name__ == "__main__":
