@@ -49,13 +49,14 @@ def main(debug):
 @click.option("--calib-n", type=int, default=100, show_default=True, help="Calibration images to select.")
 @click.option("--verify-data", type=click.Path(path_type=Path), help="Face folder for verification and the INT8 guard.")
 def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_data):
-    """Compile CHECKPOINT (.pt or .onnx; default: the built-in model) into verified artifacts."""
+    """Compile CHECKPOINT (.pt or .onnx, or a built-in model's name: face51-s, face51-m;
+    default: face51-s) into verified artifacts."""
     from compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
-    from eval.defaults import DEFAULT_MODEL
+    from eval.defaults import DEFAULT_MODEL, resolve_model
 
     opts = CompileOptions(imgsz=imgsz, opset=opset, calib_data=calib_data, calib_n=calib_n, verify_data=verify_data,
                           targets=tuple(t.strip() for t in targets.split(",")) if targets else DEFAULT_TARGETS)
-    results = compile_checkpoint(checkpoint or DEFAULT_MODEL, out, opts)
+    results = compile_checkpoint(resolve_model(checkpoint) if checkpoint else DEFAULT_MODEL, out, opts)
     from scores.table import compile_table
 
     click.echo(compile_table(results))
@@ -231,7 +232,7 @@ def calib(folder, n, imgsz):
 @click.option("--act", type=click.Choice(["silu", "relu6", "relu", "hardswish", "leakyrelu"]), default="silu",
               show_default=True, help="Activation of every convolution.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
-@click.option("--init", type=click.Path(path_type=Path), help="Start from this checkpoint's weights (fine-tune).")
+@click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
 def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, workers, act, resume, init, out):
     """Train a YOLOv8-pose face model (YOLOv8n by default) on .pts folders, offline.

@@ -7,8 +7,16 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = Path(os.environ.get("FACELM_MODEL", REPO / "models" / "face51_yolov8n_224.pt"))
+#: The built-in model family, name -> committed checkpoint (a .card.json beside each):
+#: face51-s, the low-power default (96 px); face51-m, the 224 px model.
+MODELS = {"face51-s": REPO / "models" / "face51_s.pt", "face51-m": REPO / "models" / "face51_m.pt"}
+DEFAULT_MODEL = Path(os.environ.get("FACELM_MODEL", MODELS["face51-s"]))
 BUILD = Path(os.environ.get("FACELM_BUILD", "build"))
+
+
+def resolve_model(arg) -> Path:
+    """A built-in model's name (face51-s, face51-m) or a path, as a path."""
+    return MODELS.get(str(arg), Path(arg))
 
 
 def shared_faces() -> Path | None:

@@ -61,6 +61,11 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
                     train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
                     arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, {opts.act}, 1 class",
                     device=f"{dev.describe}, fliplr 0.5 with flip_idx")
+    init_card = Path(opts.init).with_suffix(".card.json") if opts.init else None
+    if init_card and init_card.is_file():  # the run it started from: the recipe stays whole
+        import json
+
+        card["train"]["init"] = {"checkpoint": str(opts.init), "train": json.loads(init_card.read_text())["train"]}
     write_card(card, best.with_suffix(".card.json"))
     return best
 
