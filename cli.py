@@ -273,8 +273,10 @@ def inspect(target, data, n, top):
     from eval.artifact import describe
 
     inputs = face_inputs(data or default_eval_data(), n, describe(pairs[0][1]).spec.imgsz)
+    from tqdm import tqdm
+
     for q, parent in pairs:
-        rep = inspect_one(q, parent, inputs)
+        rep = inspect_one(q, parent, inputs, lambda xs, q=q: tqdm(xs, desc=q.name, unit="img", leave=False))
         files = write_report(rep, q.parent)
         click.echo(inspect_tables(rep, top) + f"\nwrote {', '.join(f.name for f in files)}\n")
 

@@ -74,6 +74,7 @@ class _Acc:
 
     def __init__(self):
         self.sig = self.err = self.steps = self.clip = self.n = self.n_in = 0.0
+        self.scale = 1.0
 
     def add(self, f: np.ndarray, q: np.ndarray, scale: float, zp: int, info) -> None:
         lo, hi = (info.min - zp - 0.5) * scale, (info.max - zp + 0.5) * scale

@@ -3,7 +3,6 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 
 from compiler.guard import DRIFT_BUDGET_NME, NME_RATIO_LIMIT, passes
 from tests.conftest import run_cli
