@@ -265,13 +265,12 @@ def inspect(target, data, n, top):
     int8 .tflite / .int8.onnx) against its float parent, tensor by tensor, on real faces.
 
     Writes <artifact>.inspect.json, .csv and .png beside it (default: the built-in model's build)."""
+    from eval.artifact import describe
     from eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
     from eval.quant_report import face_inputs, inspect_one, quantised_artifacts, write_report
     from scores.table import inspect_tables
 
     pairs = quantised_artifacts(target or BUILD / DEFAULT_MODEL.stem)
-    from eval.artifact import describe
-
     inputs = face_inputs(data or default_eval_data(), n, describe(pairs[0][1]).spec.imgsz)
     from tqdm import tqdm
 

@@ -19,9 +19,6 @@ from pathlib import Path
 
 from common import ROOT, default_checkpoint
 
-VARIANTS = ("tflite_int16x8", "tflite_int8_mixed")
-
-
 def baseline_int8(rev: str, ckpt: Path, out: Path) -> Path:
     """The full-integer TFLite of ckpt as revision rev compiles it (same venv, same faces)."""
     tree = out / f"rev-{rev}"
@@ -39,6 +36,7 @@ def baseline_int8(rev: str, ckpt: Path, out: Path) -> Path:
 
 def bench_one(ckpt: Path, out: Path, rev: str, ds):
     from compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
+    from compiler.stages import OPT_IN as VARIANTS
     from eval.scoring import ScoreOptions, score_paths
     from scores.table import score_table
 

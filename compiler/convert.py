@@ -157,10 +157,9 @@ def quantize_tflite_mixed(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, 
         worst = sorted(((float(np.sqrt(float(r["mean_squared_error"])) / float(r["scale"])), r["tensor_name"])
                         for r in rows), reverse=True)
         chosen = [name for steps, name in worst[:max_float] if steps > MIXED_RMSE_STEPS]
-        opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=chosen)
-        model = tf.lite.experimental.QuantizationDebugger(converter=_converter(saved_model, calib_nhwc),
-                                                          debug_dataset=debug_data,
-                                                          debug_options=opts).get_nondebug_quantized_model()
+        # Setting the options re-quantises from the debugger's own calibration: no second pass.
+        dbg.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=chosen)
+        model = dbg.get_nondebug_quantized_model()
     dst.write_bytes(model)
     return {"float_layers": chosen, "rule": f"layer RMSE > {MIXED_RMSE_STEPS} of its scale, worst {max_float}",
             "worst_layers": [{"tensor": n, "rmse_steps": round(v, 3)} for v, n in worst[:max_float]]}

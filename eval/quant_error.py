@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.artifact import describe
 from eval.decode import decode
 from eval.evaluate import drift
 
@@ -158,12 +157,11 @@ def output_names(outs: list, spec) -> list[str]:
     return [by_width.get(int(o.shape[-1]), f"output{i}") for i, o in enumerate(outs)]
 
 
-def output_costs(path: Path, outs: list, names: list[str]) -> list[dict]:
+def output_costs(spec, outs: list, names: list[str]) -> list[dict]:
     """For each output: the landmark drift of decoded faces when only that output is quantised
     (all of them together last), in input pixels. outs: (quantised, float) outputs per input."""
     from eval.preprocess import Letterbox
 
-    spec = describe(path).spec
     k = spec.kpt_shape[0]
     same = Letterbox(tuple(spec.imgsz), (1.0, 1.0), (0, 0))  # keep points in input pixels
     parent = {i: decode(fo, spec, same) for i, (_, fo) in enumerate(outs)}

@@ -67,7 +67,7 @@ def inspect_one(quantised: Path, parent: Path, inputs: np.ndarray, progress=None
     spec = describe(parent).spec
     if quantised.suffix == ".tflite":
         rows, outs = tflite_tensor_errors(quantised, parent, inputs, progress)
-        costs = output_costs(parent, outs, output_names(outs[0][1], spec))
+        costs = output_costs(spec, outs, output_names(outs[0][1], spec))
     else:
         with tempfile.TemporaryDirectory() as tmp:
             rows = ort_tensor_errors(quantised, parent, inputs, Path(tmp))
@@ -83,7 +83,7 @@ def _ort_costs(quantised: Path, parent: Path, inputs: np.ndarray, spec) -> list[
 
     q, f = open_runtime(quantised, 2), open_runtime(parent, 2)
     outs = [_aligned(q.run(x[None]), f.run(x[None])) for x in inputs]
-    return output_costs(parent, outs, output_names(outs[0][1], spec))
+    return output_costs(spec, outs, output_names(outs[0][1], spec))
 
 
 def write_report(rep: dict, folder: Path) -> list[Path]:
