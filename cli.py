@@ -231,10 +231,16 @@ def calib(folder, n, imgsz):
 @click.option("--workers", type=int, help="Data-loader workers (default: 6 on a GPU, none on CPU).")
 @click.option("--act", type=click.Choice(["silu", "relu6", "relu", "hardswish", "leakyrelu"]), default="silu",
               show_default=True, help="Activation of every convolution.")
+@click.option("--optimizer", type=click.Choice(["auto", "SGD", "AdamW"]), default="auto", show_default=True,
+              help="auto: ultralytics' choice (SGD 0.01 for long runs, AdamW 0.002 for short ones).")
+@click.option("--lr0", type=float, help="Initial learning rate (needs a named --optimizer); small for a fine-tune.")
+@click.option("--warmup-epochs", type=float, default=3.0, show_default=True,
+              help="0 for a fine-tune: the warm-up's bias rate (0.1) unsettles a trained head.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
-def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, workers, act, resume, init, out):
+def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, workers, act, optimizer, lr0,
+          warmup_epochs, resume, init, out):
     """Train a YOLOv8-pose face model (YOLOv8n by default) on .pts folders, offline.
 
     Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
@@ -246,7 +252,8 @@ def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, 
         raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
     best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
                TrainOptions(n_kpts=int(kpts), imgsz=imgsz, epochs=epochs, hours=hours, batch=batch,
-                            width=width, device=device, workers=workers, act=act, resume=resume, init=init),
+                            width=width, device=device, workers=workers, act=act, optimizer=optimizer, lr0=lr0,
+                            warmup_epochs=warmup_epochs, resume=resume, init=init),
                command="python cli.py " + " ".join(sys.argv[1:]))
     card = json.loads(best.with_suffix(".card.json").read_text())
     v, t = card["val"], card["train"]

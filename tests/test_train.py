@@ -98,14 +98,24 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
                            "--resume", "--out", tmp_path / "out")
     assert code == 2 and "finished; nothing to resume" in err and "Traceback" not in err
 
-    # --init starts from a checkpoint's weights: after one more epoch they are still close to them
+    # --init starts from a checkpoint's weights, the keypoint head included (a 17-point default
+    # head once dropped it): after one fine-tune epoch both ends are still close to the init's
     code = ("import json, torch\nfrom pathlib import Path\nfrom train.run import TrainOptions, train\n"
             f"b = train(Path({str(tmp_path / 'tr')!r}), Path({str(tmp_path / 'va')!r}), Path({str(tmp_path / 'ft')!r}), "
-            f"TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125, act='relu6', device='cpu', init=Path({str(best)!r})))\n"
-            "w = [torch.load(p, weights_only=False)['model'].model[0].conv.weight.float().flatten() for p in "
+            f"TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125, act='relu6', device='cpu', init=Path({str(best)!r}),"
+            " optimizer='SGD', lr0=0.001, warmup_epochs=0))\n"
+            "ms = [torch.load(p, weights_only=False)['model'] for p in "
             f"(Path({str(best)!r}), b)]\n"
-            "print(json.dumps({'corr': float(torch.corrcoef(torch.stack(w))[0, 1])}))")
-    assert run_python(code)["corr"] > 0.9
+            "def corr(get):\n"
+            "    return float(torch.corrcoef(torch.stack([get(m).float().flatten() for m in ms]))[0, 1])\n"
+            "print(json.dumps({'first': corr(lambda m: m.model[0].conv.weight),\n"
+            "                  'kpt_head': corr(lambda m: m.model[-1].cv4[0][2].weight)}))")
+    corr = run_python(code)
+    assert corr["first"] > 0.9 and corr["kpt_head"] > 0.9, corr
+    import yaml
+
+    ft_args = yaml.safe_load((tmp_path / "ft" / "run" / "args.yaml").read_text())
+    assert (ft_args["optimizer"], ft_args["lr0"], ft_args["warmup_epochs"]) == ("SGD", 0.001, 0)
 
     code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib",
                            tmp_path / "tr", "--verify-data", tmp_path / "va")
@@ -155,6 +165,8 @@ def test_train_bad_device_activation_and_resume(tmp_path):
     assert code == 2 and "relu6" in err  # the choices are listed
     code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--init", tmp_path / "no.pt")
     assert code == 2 and "no.pt" in err and "does not exist" in err
+    code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--lr0", "0.002")
+    assert code == 2 and "give a named optimizer" in err and "Traceback" not in err
     code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--device", "cpu", "--resume",
                            "--out", tmp_path / "o")
     assert code == 2 and "nothing to resume" in err

@@ -25,6 +25,12 @@ class TrainOptions:
     act: str = "silu"           # train.device.ACTIVATIONS
     resume: bool = False        # continue out/run/weights/last.pt
     init: Path | None = None    # start from this checkpoint's weights (every layer whose shape fits)
+    # The schedule. ultralytics' "auto" picks SGD at lr0 0.01 for long runs (AdamW 0.002 for short
+    # ones) after 3 warm-up epochs whose bias lr starts at 0.1: right from scratch, but it wrecks
+    # a trained model's head before the run can mend it. A fine-tune names a small lr0, no warm-up.
+    optimizer: str = "auto"     # auto, SGD, AdamW (ultralytics' names)
+    lr0: float | None = None    # initial learning rate; needs a named optimizer (auto chooses its own)
+    warmup_epochs: float = 3.0
 
     def __post_init__(self):
         if self.n_kpts not in (51, 68):
@@ -37,6 +43,22 @@ class TrainOptions:
 
         if self.act not in ACTIVATIONS:
             raise ValueError(f"act {self.act!r}: choose from {', '.join(ACTIVATIONS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {self.optimizer!r}: choose from {', '.join(OPTIMIZERS)}")
+        if self.lr0 is not None and (self.optimizer == "auto" or not 0 < self.lr0 < 1):
+            raise ValueError(f"lr0 {self.lr0}: give a named optimizer (auto picks its own rate) and 0 < lr0 < 1")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs {self.warmup_epochs} is negative")
+
+    def schedule(self) -> dict:
+        """The optimizer and warm-up arguments of ultralytics' train()."""
+        out = dict(optimizer=self.optimizer, warmup_epochs=self.warmup_epochs)
+        if self.lr0 is not None:
+            out["lr0"] = self.lr0
+        return out
+
+
+OPTIMIZERS = ("auto", "SGD", "AdamW")
 
 
 def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command: str = "") -> Path:
@@ -99,7 +121,7 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
         extra = {"time": opts.hours} if opts.hours else {}
         args = dict(data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, plots=False,
                     cache="ram", seed=opts.seed, deterministic=False, project=str(out.resolve()), name="run",
-                    exist_ok=True, fliplr=0.5, verbose=False, **run_args, **extra)
+                    exist_ok=True, fliplr=0.5, verbose=False, **opts.schedule(), **run_args, **extra)
     if not dev.cuda:
         # ultralytics trains on cpu_count-1 torch threads: one of this machine's two cores sat
         # idle (86 s an epoch at 224). Every core, set again at each epoch start because
@@ -126,20 +148,22 @@ def scaled_config(width: float, model_yaml: str = "yolov8n-pose.yaml") -> dict:
     return cfg
 
 
-def model_config(opts: TrainOptions, out: Path) -> Path | str:
-    """The ultralytics model YAML; for a width other than YOLOv8n's or another activation, a
-    copy with one scale (and the activation ultralytics' YAML takes)."""
-    from train.device import ACTIVATIONS
+def model_config(opts: TrainOptions, out: Path) -> Path:
+    """The ultralytics model YAML: YOLOv8n's depth at opts.width, opts.act, and a pose head for
+    opts.n_kpts points with one class.
 
-    if opts.width == 0.25 and opts.act == "silu":
-        return opts.model_yaml
+    The head's shape must be in the YAML: ultralytics' own yolov8n-pose.yaml builds a 17-point
+    head, so --init would drop a 51-point checkpoint's keypoint head (36 tensors whose shapes do
+    not fit) and fine-tune from a random one."""
+    from train.device import ACTIVATIONS
     import yaml
 
     cfg = scaled_config(opts.width, opts.model_yaml)
+    cfg.update(nc=1, kpt_shape=[opts.n_kpts, 3])
     if ACTIVATIONS[opts.act]:
         cfg["activation"] = ACTIVATIONS[opts.act]
     # no yolov8<scale> in the name: ultralytics takes the only scale
-    path = out / f"face-pose-w{opts.width}-{opts.act}.yaml"
+    path = out / f"face-pose-{opts.n_kpts}-w{opts.width}-{opts.act}.yaml"
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
