@@ -84,6 +84,7 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
 
     card = json.loads(best.with_suffix(".card.json").read_text())
     assert card["train"]["epochs"] == 1 and card["train"]["wall_seconds"] > 0
+    assert card["train"]["selected"]["chose"] in ("best.pt", "last.pt")  # by the evaluator's NME
     assert card["train"]["data"] == "tr, 6 faces"
     assert "width 0.125" in card["architecture"] and "relu6" in card["architecture"]
     assert card["train"]["device"].startswith("CPU") and "amp off" in card["train"]["device"]
@@ -170,3 +171,33 @@ def test_train_bad_device_activation_and_resume(tmp_path):
     code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--device", "cpu", "--resume",
                            "--out", tmp_path / "o")
     assert code == 2 and "nothing to resume" in err
+
+
+def test_best_checkpoint_is_picked_by_landmark_error(tmp_path, monkeypatch):
+    """ultralytics' best.pt (box + pose mAP) gives way to last.pt when last.pt's NME is lower."""
+    from types import SimpleNamespace
+
+    import train.card as card
+
+    w = tmp_path / "weights"
+    w.mkdir()
+    (w / "best.pt").write_bytes(b"fitness pick")
+    (w / "last.pt").write_bytes(b"last epoch")
+    nme = {b"fitness pick": 4.764, b"last epoch": 4.711}
+    monkeypatch.setattr(card, "_evaluate", lambda p, val, progress=False: SimpleNamespace(
+        nme=nme[p.read_bytes()], n_missed=0))
+    best, summary, why = card.pick_by_nme(w, tmp_path)
+    assert best == w / "best.pt" and best.read_bytes() == b"last epoch" and summary.nme == 4.711
+    assert (w / "best_fitness.pt").read_bytes() == b"fitness pick"
+    assert why["chose"] == "last.pt" and why["best.pt"]["nme"] == 4.764 and why["last.pt"]["nme"] == 4.711
+
+    # the other way round, a tie, or an unscorable last epoch: ultralytics' pick stays
+    for best_nme, last_nme in ((4.6, 4.7), (4.7, 4.7), (4.7, float("nan"))):
+        for f in w.iterdir():
+            f.unlink()
+        (w / "best.pt").write_bytes(b"fitness pick")
+        (w / "last.pt").write_bytes(b"last epoch")
+        nme = {b"fitness pick": best_nme, b"last epoch": last_nme}
+        best, summary, why = card.pick_by_nme(w, tmp_path)
+        assert best.read_bytes() == b"fitness pick" and why["chose"] == "best.pt"
+        assert not (w / "best_fitness.pt").exists()

@@ -74,15 +74,24 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
     dev = resolve_device(opts.device, opts.workers)
     model, args = _model_and_args(train_dir, val_dir, out, opts, dev)
     model.train(**args)
+    return finish_run(train_dir, val_dir, out, opts, command=command or repr(opts),
+                      wall_seconds=time.perf_counter() - t0, device=dev.describe)
+
+
+def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *, command: str,
+               wall_seconds: float, device: str) -> Path:
+    """Pick the run's best checkpoint by the project's NME and write its card beside it."""
     best = out / "run" / "weights" / "best.pt"
     if not best.exists():
         raise RuntimeError(f"{best}: training finished without a checkpoint")
-    from train.card import card_for, write_card
+    from train.card import card_for, pick_by_nme, write_card
 
-    card = card_for(best, val_dir, command=command or repr(opts), wall_seconds=time.perf_counter() - t0,
+    best, summary, why = pick_by_nme(best.parent, val_dir)
+    card = card_for(best, val_dir, command=command, wall_seconds=wall_seconds, summary=summary,
                     train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
                     arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, {opts.act}, 1 class",
-                    device=f"{dev.describe}, fliplr 0.5 with flip_idx")
+                    device=f"{device}, fliplr 0.5 with flip_idx")
+    card["train"]["selected"] = why
     init_card = Path(opts.init).with_suffix(".card.json") if opts.init else None
     if init_card and init_card.is_file():  # the run it started from: the recipe stays whole
         import json
