@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 #: The built-in model family, name -> committed checkpoint (a .card.json beside each):
-#: face51-s, the low-power default (96 px); face51-m, the 224 px model.
+#: face51-s, the low-power default (96 px); face51-m, the accuracy-first model (256 px).
 MODELS = {"face51-s": REPO / "models" / "face51_s.pt", "face51-m": REPO / "models" / "face51_m.pt"}
 DEFAULT_MODEL = Path(os.environ.get("FACELM_MODEL", MODELS["face51-s"]))
 BUILD = Path(os.environ.get("FACELM_BUILD", "build"))
