@@ -239,8 +239,7 @@ def calib(folder, n, imgsz):
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
-def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, workers, act, optimizer, lr0,
-          warmup_epochs, resume, init, out):
+def train(train_dir, val_dir, kpts, out, **opts):
     """Train a YOLOv8-pose face model (YOLOv8n by default) on .pts folders, offline.
 
     Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
@@ -251,10 +250,7 @@ def train(train_dir, val_dir, kpts, imgsz, epochs, hours, batch, width, device, 
     if (train_dir is None or val_dir is None) and s is None:
         raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
     best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
-               TrainOptions(n_kpts=int(kpts), imgsz=imgsz, epochs=epochs, hours=hours, batch=batch,
-                            width=width, device=device, workers=workers, act=act, optimizer=optimizer, lr0=lr0,
-                            warmup_epochs=warmup_epochs, resume=resume, init=init),
-               command="python cli.py " + " ".join(sys.argv[1:]))
+               TrainOptions(n_kpts=int(kpts), **opts), command="python cli.py " + " ".join(sys.argv[1:]))
     card = json.loads(best.with_suffix(".card.json").read_text())
     v, t = card["val"], card["train"]
     click.echo(f"best checkpoint: {best} ({t['epochs']} epochs, {t['wall_seconds']} s); "
