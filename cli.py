@@ -235,7 +235,7 @@ def calib(folder, n, imgsz):
               help="auto: ultralytics' choice (SGD 0.01 for long runs, AdamW 0.002 for short ones).")
 @click.option("--lr0", type=float, help="Initial learning rate (needs a named --optimizer); small for a fine-tune.")
 @click.option("--warmup-epochs", type=float, default=3.0, show_default=True,
-              help="0 for a fine-tune: the warm-up's bias rate (0.1) unsettles a trained head.")
+              help="0 for a fine-tune (the warm-up's bias rate starts at 0.1).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)

@@ -26,8 +26,8 @@ class TrainOptions:
     resume: bool = False        # continue out/run/weights/last.pt
     init: Path | None = None    # start from this checkpoint's weights (every layer whose shape fits)
     # The schedule. ultralytics' "auto" picks SGD at lr0 0.01 for long runs (AdamW 0.002 for short
-    # ones) after 3 warm-up epochs whose bias lr starts at 0.1: right from scratch, but it wrecks
-    # a trained model's head before the run can mend it. A fine-tune names a small lr0, no warm-up.
+    # ones) after 3 warm-up epochs whose bias lr starts at 0.1: a schedule for training from
+    # scratch. A fine-tune names a small lr0 and no warm-up (face51-m: SGD 0.002, 0 epochs).
     optimizer: str = "auto"     # auto, SGD, AdamW (ultralytics' names)
     lr0: float | None = None    # initial learning rate; needs a named optimizer (auto chooses its own)
     warmup_epochs: float = 3.0
