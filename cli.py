@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from core.errors import UserError
+from train.device import ACTIVATIONS
+from train.run import OPTIMIZERS
 
 
 def _fail(e: Exception, debug: bool):
@@ -229,9 +231,8 @@ def calib(folder, n, imgsz):
 @click.option("--device", default="auto", show_default=True,
               help="auto (the first GPU when torch sees one, else every CPU core), cpu, 0 or 0,1.")
 @click.option("--workers", type=int, help="Data-loader workers (default: 6 on a GPU, none on CPU).")
-@click.option("--act", type=click.Choice(["silu", "relu6", "relu", "hardswish", "leakyrelu"]), default="silu",
-              show_default=True, help="Activation of every convolution.")
-@click.option("--optimizer", type=click.Choice(["auto", "SGD", "AdamW"]), default="auto", show_default=True,
+@click.option("--act", type=click.Choice(list(ACTIVATIONS)), default="silu", show_default=True, help="Activation of every convolution.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="auto", show_default=True,
               help="auto: ultralytics' choice (SGD 0.01 for long runs, AdamW 0.002 for short ones).")
 @click.option("--lr0", type=float, help="Initial learning rate (needs a named --optimizer); small for a fine-tune.")
 @click.option("--warmup-epochs", type=float, default=3.0, show_default=True,

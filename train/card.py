@@ -45,8 +45,8 @@ def pick_by_nme(weights: Path, val_dir: Path, progress: bool = False):
         runs["last.pt"] = _evaluate(last, val_dir, progress)
 
     def key(name):
-        s = runs[name]
-        return (_finite(s.nme) if _finite(s.nme) is not None else math.inf, s.n_missed, name != "best.pt")
+        nme = _finite(runs[name].nme)
+        return (math.inf if nme is None else nme, runs[name].n_missed, name != "best.pt")
 
     chosen = min(runs, key=key)
     if chosen == "last.pt":
@@ -59,15 +59,12 @@ def pick_by_nme(weights: Path, val_dir: Path, progress: bool = False):
     return best, runs[chosen], why
 
 
-def card_for(best: Path, val_dir: Path, *, command: str, train_desc: str, wall_seconds: float,
-             arch: str, device: str = "CPU, amp off, fliplr 0.5 with flip_idx", progress: bool = False,
-             summary=None) -> dict:
-    """Evaluate best on val_dir (a .pt: the PyTorch runtime; or take its summary when given) and
-    return the card as a dict."""
+def card_for(best: Path, val_dir: Path, s, *, command: str, train_desc: str, wall_seconds: float,
+             arch: str, device: str = "CPU, amp off, fliplr 0.5 with flip_idx") -> dict:
+    """The card of best, whose Summary on val_dir (from pick_by_nme) is s, as a dict."""
     from eval.artifact import describe
 
     art = describe(best)
-    s = summary if summary is not None else _evaluate(best, val_dir, progress)
     return {
         "architecture": arch,
         "kpt_shape": list(art.spec.kpt_shape),

@@ -87,7 +87,7 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
     from train.card import card_for, pick_by_nme, write_card
 
     best, summary, why = pick_by_nme(best.parent, val_dir)
-    card = card_for(best, val_dir, command=command, wall_seconds=wall_seconds, summary=summary,
+    card = card_for(best, val_dir, summary, command=command, wall_seconds=wall_seconds,
                     train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
                     arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, {opts.act}, 1 class",
                     device=f"{device}, fliplr 0.5 with flip_idx")
