@@ -86,8 +86,10 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
 
     Exit code 0: every row scored; 1: some row has an error (the table and files are still
     written); 2: bad usage or input."""
-    if update_baselines:
-        return _update_baselines(build)
+    if update_baselines:  # the only way baselines change (eval.scoring.update_baselines)
+        from eval.scoring import update_baselines as rewrite
+
+        return click.echo(rewrite(build))
     from eval.datasets import load_dataset
     from eval.defaults import BUILD, default_eval_data
     from eval.profile import LatencyOptions, machine
@@ -142,13 +144,6 @@ def _resolve_paths(paths, all_: bool, build: Path | None) -> list[Path]:
     if not builds:
         raise UserError(f"{BUILD}: no build folders (run `python cli.py compile` first)")
     return [p for b in builds for p in find_artifacts(b)]
-
-
-def _update_baselines(build: Path | None) -> None:
-    """The only way baselines change (see eval.scoring.update_baselines)."""
-    from eval.scoring import update_baselines
-
-    click.echo(update_baselines(build))
 
 
 @main.command()
@@ -237,6 +232,8 @@ def calib(folder, n, imgsz):
 @click.option("--lr0", type=float, help="Initial learning rate (needs a named --optimizer); small for a fine-tune.")
 @click.option("--warmup-epochs", type=float, default=3.0, show_default=True,
               help="0 for a fine-tune (the warm-up's bias rate starts at 0.1).")
+@click.option("--degrees", type=float, default=0.0, show_default=True, help="Random rotation (+-degrees).")
+@click.option("--mosaic", type=float, default=1.0, show_default=True, help="Mosaic probability (0: none).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)

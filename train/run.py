@@ -31,6 +31,9 @@ class TrainOptions:
     optimizer: str = "auto"     # auto, SGD, AdamW (ultralytics' names)
     lr0: float | None = None    # initial learning rate; needs a named optimizer (auto chooses its own)
     warmup_epochs: float = 3.0
+    # Augmentation beyond ultralytics' defaults (translate, scale, colour, flips with flip_idx).
+    degrees: float = 0.0        # random rotation, +-degrees (faces roll: AFW's 99th percentile is 24)
+    mosaic: float = 1.0         # mosaic probability; it is turned off for the last 10 epochs anyway
 
     def __post_init__(self):
         if self.n_kpts not in (51, 68):
@@ -49,10 +52,18 @@ class TrainOptions:
             raise ValueError(f"lr0 {self.lr0}: give a named optimizer (auto picks its own rate) and 0 < lr0 < 1")
         if self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs {self.warmup_epochs} is negative")
+        if not 0 <= self.degrees <= 180 or not 0 <= self.mosaic <= 1:
+            raise ValueError(f"degrees {self.degrees} / mosaic {self.mosaic}: need 0..180 and 0..1")
+
+    def augmentation(self) -> str:
+        """The augmentation beyond ultralytics' defaults, for the card."""
+        extra = [f"degrees {self.degrees}"] * bool(self.degrees) + [f"mosaic {self.mosaic}"] * (self.mosaic != 1)
+        return ", ".join(["fliplr 0.5 with flip_idx", *extra])
 
     def schedule(self) -> dict:
-        """The optimizer and warm-up arguments of ultralytics' train()."""
-        out = dict(optimizer=self.optimizer, warmup_epochs=self.warmup_epochs)
+        """The optimizer, warm-up and augmentation arguments of ultralytics' train()."""
+        out = dict(optimizer=self.optimizer, warmup_epochs=self.warmup_epochs, degrees=self.degrees,
+                   mosaic=self.mosaic)
         if self.lr0 is not None:
             out["lr0"] = self.lr0
         return out
@@ -90,7 +101,7 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
     card = card_for(best, val_dir, summary, command=command, wall_seconds=wall_seconds,
                     train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
                     arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, {opts.act}, 1 class",
-                    device=f"{device}, fliplr 0.5 with flip_idx")
+                    device=f"{device}, {opts.augmentation()}")
     card["train"]["selected"] = why
     init_card = Path(opts.init).with_suffix(".card.json") if opts.init else None
     if init_card and init_card.is_file():  # the run it started from: the recipe stays whole
