@@ -8,15 +8,19 @@ import numpy as np
 
 from core.errors import UserError
 from eval.artifact import describe
-from eval.decode import standardise
+from eval.decode import DecodeOptions, standardise
 from eval.runtimes import open_runtime
 
 #: Max absolute difference on normalised coordinates and scores (0..1), per numeric kind and
-#: output. fp16 boxes get 1e-2: the box sides are expectations over 16 bins of a softmax, whose
-#: flat distributions at background anchors amplify fp16 weights' rounding (measured 5.3e-3
-#: on a 160 px model whose landmarks and scores stayed within 5e-3).
-TOLERANCES = {"fp32": {"boxes": 1e-4, "scores": 1e-4, "landmarks": 1e-4},
-              "fp16": {"boxes": 1e-2, "scores": 5e-3, "landmarks": 5e-3}}
+#: output. `landmarks` is every anchor's; `face landmarks` those of the anchors the parent
+#: scores as a face (FACE_SCORE, the decoder's threshold), which are what reaches the user.
+#: fp16 boxes and landmarks over all anchors get 1e-2: background anchors amplify fp16 weights'
+#: rounding (boxes: expectations over 16 bins of flat softmaxes, measured 5.3e-3 on a 160 px
+#: model; landmarks: 5.1e-3 at a score-0 anchor of face51-s (96 px), whose face anchors
+#: differed by 5.8e-5), while the face anchors keep 5e-3 (0.5 px at 96 px).
+TOLERANCES = {"fp32": {"boxes": 1e-4, "scores": 1e-4, "landmarks": 1e-4, "face landmarks": 1e-4},
+              "fp16": {"boxes": 1e-2, "scores": 5e-3, "landmarks": 1e-2, "face landmarks": 5e-3}}
+FACE_SCORE = DecodeOptions().conf
 #: INT8 guard: anchor drift (percent of the inter-ocular distance) a quantised artifact may reach.
 INT8_DRIFT_LIMIT = 3.0
 
@@ -37,18 +41,31 @@ def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str, imgs
     """Collect the largest difference of every output; raise one error naming the worst."""
     tols = TOLERANCES[kind]
     a, b = run_all(parent, inputs, imgsz), run_all(child, inputs, imgsz)
-    worst = {}
-    for name, i in (("boxes", 0), ("scores", 1), ("landmarks", 2)):
-        d = max(float(np.abs(pa[i][..., :2] - pb[i][..., :2]).max() if i == 2 else np.abs(pa[i] - pb[i]).max())
-                for pa, pb in zip(a, b))
-        worst[name] = d
-    name, d = max(worst.items(), key=lambda kv: kv[1] / tols[kv[0]])
-    report = {"check": f"max abs diff <= {', '.join(f'{k} {v:g}' for k, v in tols.items())} ({kind})",
-              "images": len(inputs), "max_abs_diff": {k: float(f"{v:.3g}") for k, v in worst.items()}}
+    worst = _max_diffs(a, b)
+    name, d = max(((k, v) for k, v in worst.items() if v is not None), key=lambda kv: kv[1] / tols[kv[0]])
+    report = {"check": f"max abs diff <= {', '.join(f'{k} {v:g}' for k, v in tols.items())} ({kind}); "
+                       f"face: parent score >= {FACE_SCORE:g}",
+              "images": len(inputs),
+              "max_abs_diff": {k: None if v is None else float(f"{v:.3g}") for k, v in worst.items()}}
     if d > tols[name]:
         raise VerificationError(f"{child}: output '{name}' differs from {parent.name} by {d:.3g} "
                                 f"(tolerance {tols[name]:g} for {kind})")
     return report
+
+
+def _max_diffs(a: list, b: list) -> dict:
+    """Largest absolute difference per output over all images (landmark x, y only); face
+    landmarks: None when the parent scores no anchor as a face (an untrained model)."""
+    out = {"boxes": 0.0, "scores": 0.0, "landmarks": 0.0, "face landmarks": None}
+    for (pb, ps, pk), (cb, cs, ck) in zip(a, b):
+        per_anchor = np.abs(pk[..., :2] - ck[..., :2]).max(axis=(1, 2))
+        faces = ps.max(1) >= FACE_SCORE
+        out["boxes"] = max(out["boxes"], float(np.abs(pb - cb).max()))
+        out["scores"] = max(out["scores"], float(np.abs(ps - cs).max()))
+        out["landmarks"] = max(out["landmarks"], float(per_anchor.max()))
+        if faces.any():
+            out["face landmarks"] = max(out["face landmarks"] or 0.0, float(per_anchor[faces].max()))
+    return out
 
 
 def anchor_drift(parent: Path, child: Path, inputs: np.ndarray, imgsz, parent_outputs: list | None = None) -> dict:

@@ -14,7 +14,7 @@ def compile_table(results) -> str:
     rows = []
     for r in results:
         rep = r.report
-        check = rep.get("max_abs_diff") and max(rep["max_abs_diff"].values())
+        check = rep.get("max_abs_diff") and max(v for v in rep["max_abs_diff"].values() if v is not None)
         guard = rep.get("guard")
         note = (f"max diff {check:.2g}" if check is not None and check is not False else "")
         if guard:
