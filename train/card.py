@@ -60,7 +60,7 @@ def pick_by_nme(weights: Path, val_dir: Path, progress: bool = False):
 
 
 def card_for(best: Path, val_dir: Path, s, *, command: str, train_desc: str, wall_seconds: float,
-             arch: str, device: str = "CPU, amp off, fliplr 0.5 with flip_idx") -> dict:
+             arch: str, device: str) -> dict:
     """The card of best, whose Summary on val_dir (from pick_by_nme) is s, as a dict."""
     from eval.artifact import describe
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from core.offline import prepare
@@ -57,10 +57,11 @@ class TrainOptions:
 
     def augmentation(self) -> str:
         """The augmentation beyond ultralytics' defaults, for the card."""
-        extra = [f"degrees {self.degrees}"] * bool(self.degrees) + [f"mosaic {self.mosaic}"] * (self.mosaic != 1)
-        return ", ".join(["fliplr 0.5 with flip_idx", *extra])
+        changed = [f"{f.name} {getattr(self, f.name)}" for f in fields(self)
+                   if f.name in ("degrees", "mosaic") and getattr(self, f.name) != f.default]
+        return ", ".join(["fliplr 0.5 with flip_idx", *changed])
 
-    def schedule(self) -> dict:
+    def recipe(self) -> dict:
         """The optimizer, warm-up and augmentation arguments of ultralytics' train()."""
         out = dict(optimizer=self.optimizer, warmup_epochs=self.warmup_epochs, degrees=self.degrees,
                    mosaic=self.mosaic)
@@ -141,7 +142,7 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
         extra = {"time": opts.hours} if opts.hours else {}
         args = dict(data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, plots=False,
                     cache="ram", seed=opts.seed, deterministic=False, project=str(out.resolve()), name="run",
-                    exist_ok=True, fliplr=0.5, verbose=False, **opts.schedule(), **run_args, **extra)
+                    exist_ok=True, fliplr=0.5, verbose=False, **opts.recipe(), **run_args, **extra)
     if not dev.cuda:
         # ultralytics trains on cpu_count-1 torch threads: one of this machine's two cores sat
         # idle (86 s an epoch at 224). Every core, set again at each epoch start because
