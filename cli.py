@@ -73,14 +73,15 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
 @click.option("--normaliser", type=click.Choice(["inter-ocular", "inter-pupil", "bbox"]), default="inter-ocular",
               show_default=True)
 @click.option("--threads", default="1,2", show_default=True, help="Thread counts for latency.")
-@click.option("--latency-runs", type=int, default=100, show_default=True,
-              help="At least this many timed invokes per artifact and thread count (and at least 1 s).")
+@click.option("--latency-runs", type=click.IntRange(min=0), default=100, show_default=True,
+              help="At least this many timed invokes per artifact and thread count (and at least 1 s); 0: no timing.")
+@click.option("--no-latency", is_flag=True, help="Accuracy and cost only, no timing (the same as --latency-runs 0).")
 @click.option("--max-images", type=int, help="Score only the first N images.")
 @click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
 @click.option("--update-baselines", is_flag=True,
               help="Rescore the built-in model's build on the fixed face set and rewrite scores/baselines/.")
-def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, max_images, imgsz, out,
+def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, max_images, imgsz, out,
           update_baselines):
     """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s).
 
@@ -94,16 +95,17 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
     from eval.defaults import BUILD, default_eval_data
     from eval.profile import LatencyOptions, machine
     from eval.runtimes import check_names
-    from eval.scoring import ScoreOptions, score_paths
+    from eval.scoring import ScoreOptions, artifacts_to_score, score_paths
     from scores.records import save_rows
     from scores.table import score_table, write_tables
 
     rts = check_names([r.strip() for r in runtimes.split(",") if r.strip()]) if runtimes else None
     th = _ints(threads, "--threads")
-    files = _resolve_paths(paths, all_, build)
+    files = artifacts_to_score(paths, all_, build)
     ds = load_dataset(data or default_eval_data())
     opts = ScoreOptions(normaliser=normaliser, threads=th, max_images=max_images, imgsz=imgsz,
-                        latency=LatencyOptions(min_runs=latency_runs))
+                        latency=LatencyOptions(min_runs=max(latency_runs, 1)),
+                        time_latency=latency_runs > 0 and not no_latency)
     rows = score_paths(files, ds, opts, rts)
     out = Path(out) if out else BUILD / "scores" / ds.name
     cpu = machine()
@@ -130,22 +132,6 @@ def _ints(text: str, option: str) -> tuple[int, ...]:
         raise UserError(f"{option} {text!r}: expected numbers like 1,2") from None
 
 
-def _resolve_paths(paths, all_: bool, build: Path | None) -> list[Path]:
-    from eval.defaults import BUILD
-    from eval.scoring import find_artifacts
-
-    if paths:
-        return [Path(p) for p in paths]
-    if not all_ and not build:
-        raise UserError("score: give artifact paths, --build DIR, or --all")
-    if build:
-        return find_artifacts(build)
-    builds = sorted(d for d in BUILD.glob("*") if d.is_dir() and d.name != "scores" and any(d.glob("*.json")))
-    if not builds:
-        raise UserError(f"{BUILD}: no build folders (run `python cli.py compile` first)")
-    return [p for b in builds for p in find_artifacts(b)]
-
-
 @main.command()
 @click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--imgsz", default="96,128,160,224", show_default=True, help="Input sizes (multiples of 32).")
@@ -168,11 +154,11 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, b
     CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
 
     Exit code 1 when any job or artifact failed (the report is still written)."""
-    from compiler.sweep import SweepOptions
-    from compiler.sweep_driver import check_imgsz, sweep as run
+    from explore.jobs import SweepOptions
+    from explore.driver import check_imgsz, sweep as run
     from eval.profile import LatencyOptions
-    from scores.pareto import Budgets
-    from scores.report import headline, table
+    from explore.pareto import Budgets
+    from explore.report import headline, table
 
     sizes = check_imgsz([s.strip() for s in imgsz.split(",") if s.strip()])
     opts = SweepOptions(imgsz=sizes, precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
@@ -190,13 +176,13 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, b
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("images", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for one .txt per image.")
-@click.option("--conf", type=float, default=0.25, show_default=True)
+@click.option("--conf", type=float, help="Score threshold (default: the decoder's, as in score).")
 def predict(model, images, out, conf):
     """Write the challenge's 51-point .pts text files for IMAGES (a folder or a list file)."""
     from eval.decode import DecodeOptions
     from eval.predict import predict as run
 
-    r = run(model, images, out, DecodeOptions(conf=conf))
+    r = run(model, images, out, DecodeOptions(conf=conf) if conf is not None else DecodeOptions())
     click.echo(f"wrote {r['written']} files to {out}" + (f"; {len(r['unreadable'])} unreadable" if r["unreadable"] else ""))
 
 
@@ -273,10 +259,10 @@ def inspect(target, data, n, top):
 
     pairs = quantised_artifacts(target or BUILD / DEFAULT_MODEL.stem)
     inputs = face_inputs(data or default_eval_data(), n, describe(pairs[0][1]).spec.imgsz)
-    from tqdm import tqdm
+    from core.progress import progress
 
     for q, parent in pairs:
-        rep = inspect_one(q, parent, inputs, lambda xs, q=q: tqdm(xs, desc=q.name, unit="img", leave=False))
+        rep = inspect_one(q, parent, inputs, lambda xs, q=q: progress(xs, desc=q.name, unit="img"))
         files = write_report(rep, q.parent)
         click.echo(inspect_tables(rep, top) + f"\nwrote {', '.join(f.name for f in files)}\n")
 
@@ -292,25 +278,18 @@ def inspect(target, data, n, top):
 def package(source, out, artifact, verify, images):
     """Write a challenge submission from a build folder or .tflite, or --verify one."""
     if verify:
-        from compiler.package_verify import verify_package
         from eval.predict import list_images
+        from submit.verify import default_images, verify_package
 
-        imgs = list_images(images) if images else _default_verify_images()
-        r = verify_package(source, imgs[:8] if not images else imgs)
-        click.echo(f"{source}: verified: {r['images']} images, {r['faces']} faces, "
-                   f"max landmark difference {r['max_px_diff']} px from the evaluator")
+        r = verify_package(source, list_images(images) if images else default_images())
+        diff = "no face found to compare" if r["max_px_diff"] is None else \
+            f"max landmark difference {r['max_px_diff']} px from the evaluator"
+        click.echo(f"{source}: verified: {r['images']} images, {r['faces']} faces, {diff}")
         return
-    from compiler.package import build_package
+    from submit.build import build_package
 
     folder = build_package(source, out, f"tflite_{artifact}" if artifact else None)
     click.echo(f"wrote {folder}/ and {folder.with_suffix('.zip')}")
-
-
-def _default_verify_images():
-    from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data
-
-    return [s.image for s in load_dataset(default_eval_data()).samples]
 
 
 if __name__ == "__main__":

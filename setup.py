@@ -7,9 +7,13 @@ setup(
     description="Compile YOLO-pose face-landmark checkpoints to ONNX/TFLite (fp32, fp16, INT8) and score "
                 "every artifact on every runtime with one evaluator.",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["core*", "compiler*", "eval*", "calib*", "scores*", "train*"]),
+    # The layering (tests/test_layers.py); the built-in models, the baselines and the submission
+    # runner are package data, so an installed facelm works from any folder.
+    packages=find_packages(include=["core", "models", "scores", "eval", "eval.*", "calib", "train", "compiler",
+                                    "explore", "submit"]),
     py_modules=["cli"],
-    package_data={"scores": ["baselines/*.json"]},
+    package_data={"models": ["*.pt", "*.card.json", "MODEL_CARD.md"], "scores": ["baselines/*.json"],
+                  "submit": ["templates/*.py"]},
     # Exact versions that fit together live in requirements.lock (install it with --no-deps:
     # onnx2tf names `tensorflow`, the lock carries the smaller, identical tensorflow-cpu).
     install_requires=[

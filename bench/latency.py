@@ -34,14 +34,18 @@ print(json.dumps({{"dirs": out}}))
 """
 
 
-def main():
+def _args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", default="0.25@224,0.25@192,0.25@160,0.1875@160,0.125@224,0.125@160",
                     help="width-multiple@imgsz list; 0.25 is YOLOv8n")
     ap.add_argument("--budget-ms", type=float, default=2.0)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--out", default="build/bench/latency")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    args = _args()
     variants = [(float(v.split("@")[0]), int(v.split("@")[1])) for v in args.variants.split(",")]
     work = (ROOT / args.out).resolve()
     shutil.rmtree(work, ignore_errors=True)

@@ -1,16 +1,17 @@
-"""Where the built-in defaults live: the committed model, the shared face folders beside the
-checkout (when present) and the labelled faces that ship inside installed packages."""
+"""Where the built-in defaults live: the built-in models (package data of `models`), the shared
+face folders beside the checkout (when present) and the labelled faces that ship inside
+installed packages."""
 from __future__ import annotations
 
 import importlib.util
 import os
 from pathlib import Path
 
+from models import BUILTIN, DEFAULT
+
 REPO = Path(__file__).resolve().parent.parent
-#: The built-in model family, name -> committed checkpoint (a .card.json beside each):
-#: face51-s, the low-power default (96 px); face51-m, the accuracy-first model (256 px).
-MODELS = {"face51-s": REPO / "models" / "face51_s.pt", "face51-m": REPO / "models" / "face51_m.pt"}
-DEFAULT_MODEL = Path(os.environ.get("FACELM_MODEL", MODELS["face51-s"]))
+MODELS = BUILTIN
+DEFAULT_MODEL = Path(os.environ.get("FACELM_MODEL", MODELS[DEFAULT]))
 BUILD = Path(os.environ.get("FACELM_BUILD", "build"))
 
 

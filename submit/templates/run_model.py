@@ -12,10 +12,8 @@ sys.path.insert(0, str(HERE / "vendor"))
 
 from core.contract import LAYOUT, ModelSpec  # noqa: E402
 from eval.decode import DecodeOptions  # noqa: E402
-from eval.infer import detect  # noqa: E402
-from eval.preprocess import read_image  # noqa: E402
 from eval.runtimes.tflite_rt import TfliteRuntime  # noqa: E402
-from eval.writer import write_predictions  # noqa: E402
+from eval.writer import predict_image  # noqa: E402
 
 
 def main(argv):
@@ -28,20 +26,16 @@ def main(argv):
         print(f"error: {model}: model file missing", file=sys.stderr)
         return 2
     spec = ModelSpec(tuple(cfg["kpt_shape"]), int(cfg["nc"]), tuple(cfg["imgsz"]), cfg.get("layout", LAYOUT))
-    opts = DecodeOptions(conf=cfg.get("conf", 0.25), iou=cfg.get("iou", 0.45))
+    opts = DecodeOptions(**{k: cfg[k] for k in ("conf", "iou", "max_det") if k in cfg})
     rt = TfliteRuntime()
     rt.load(model, threads=int(cfg.get("threads", 1)))
     out = Path(argv[2])
     images = [Path(ln.strip()) for ln in Path(argv[1]).read_text().splitlines() if ln.strip()]
     bad = 0
     for path in images:
-        img = read_image(path)
-        if img is None:  # still write a file, with no faces, so every image has its output
+        if not predict_image(rt, spec, path, out, opts):
             bad += 1
-            print(f"warning: {path}: unreadable image", file=sys.stderr)
-            write_predictions(path, [], out)
-            continue
-        write_predictions(path, [f.points for f in detect(rt, spec, img, opts)], out)
+            print(f"warning: {path}: unreadable image (its file lists no face)", file=sys.stderr)
     print(f"{len(images) - bad} images written to {out}" + (f", {bad} unreadable" if bad else ""))
     return 0
 

@@ -70,7 +70,7 @@ def remote_job(ckpt_name: str, ckpt: bytes, imgsz: int, precisions: tuple, data_
                calib_name, calib_n: int, latency) -> dict:
     """One job on a worker: everything it needs arrives as bytes (Ray resolves the top-level
     object references), everything it makes goes back."""
-    from compiler.sweep import run_job
+    from explore.jobs import run_job
 
     with tempfile.TemporaryDirectory(prefix="facelm-sweep-") as tmp:
         work = Path(tmp)

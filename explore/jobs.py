@@ -1,7 +1,7 @@
 """`sweep`: every (checkpoint, input size) compiled to the requested TFLite precisions, every
 artifact scored by the shared evaluator on the same faces, latency measured the same way for
 all, and one report with the Pareto front. Jobs run in a process pool on this machine or as Ray
-tasks on a cluster (compiler/sweep_ray.py); a job whose inputs did not change is not rerun."""
+tasks on a cluster (explore/ray_pool.py); a job whose inputs did not change is not rerun."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 from core.errors import UserError, row_error
 from core.files import fingerprint, read_manifest, sha256, write_json_atomic
 from eval.profile import LatencyOptions
-from scores.pareto import Budgets
+from explore.pareto import Budgets
 
 #: precision -> the PIPELINE stage that makes it (the phone ships TFLite; int8 is full integer)
 PRECISION_STAGE = {"fp32": "tflite_fp32", "fp16": "tflite_fp16", "int8": "tflite_int8"}

@@ -1,5 +1,5 @@
 """The sweep's driver: cached jobs are read back, the rest run in a process pool (or as Ray
-tasks, compiler/sweep_ray.py), every artifact is then timed on this machine in interleaved
+tasks, explore/ray_pool.py), every artifact is then timed on this machine in interleaved
 rounds (unless --latency-on worker), and the report is written."""
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from compiler.sweep import (Job, SweepOptions, find_checkpoints, job_dir, job_key, load_cached,
+from explore.jobs import (Job, SweepOptions, find_checkpoints, job_dir, job_key, load_cached,
                             run_job, save_cached)
 from core.errors import UserError
 from core.files import sha256
-from scores.pareto import SweepPoint, mark_fronts
+from explore.pareto import SweepPoint, mark_fronts
 
 
 def default_workers(n_jobs: int) -> int:
@@ -49,10 +49,10 @@ def _pool(todo: list, opts: SweepOptions, done):
 def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[SweepPoint], dict]:
     """Returns the points (one per job x precision; a failed job gives a row per precision
     with its error) and the report's files."""
-    from tqdm import tqdm
+    from core.progress import progress
 
     from eval.profile import machine
-    from scores.report import write_report
+    from explore.report import write_report
 
     out = Path(out).absolute()
     jobs, results, todo = [], {}, []
@@ -67,8 +67,7 @@ def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[
                 results[job] = (folder, key, cached["result"], cached.get("latency") or {})
             else:
                 todo.append((job, folder, key))
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="job", disable=not opts.progress,
-               dynamic_ncols=True, leave=False)
+    bar = progress(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="job", enabled=opts.progress)
 
     def done(job, folder, key, res):
         results[job] = (folder, key, res, res.get("latency") or {})
@@ -79,7 +78,7 @@ def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[
 
     try:
         if opts.ray:
-            from compiler.sweep_ray import run_on_ray
+            from explore.ray_pool import run_on_ray
 
             run_on_ray(todo, opts, done)
         else:

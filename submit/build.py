@@ -8,6 +8,7 @@ import importlib.metadata as md
 import json
 import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from compiler.stages import SHIP_ORDER
@@ -76,6 +77,7 @@ def requirements(mods: set[str]) -> list[str]:
 def build_package(src: Path, out: Path, which: str | None = None, zip_it: bool = True) -> Path:
     """Write the submission folder (and out.zip); returns the folder."""
     from eval.artifact import describe
+    from eval.decode import DecodeOptions
 
     tfl = pick_tflite(src, which)
     art = describe(tfl)
@@ -86,11 +88,11 @@ def build_package(src: Path, out: Path, which: str | None = None, zip_it: bool =
             dst = tmp / "vendor" / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(REPO / rel, dst)
-        shutil.copyfile(REPO / "compiler" / "templates" / "run_model.py", tmp / "run_model.py")
+        shutil.copyfile(Path(__file__).resolve().parent / "templates" / "run_model.py", tmp / "run_model.py")
         shutil.copyfile(tfl, tmp / "model.tflite")
         (tmp / "model.json").write_text(json.dumps({
             "model": "model.tflite", "source": tfl.name, "kind": art.kind, "kpt_shape": list(art.spec.kpt_shape),
-            "nc": art.spec.nc, "imgsz": list(art.spec.imgsz), "layout": art.spec.layout, "conf": 0.25, "iou": 0.45, "threads": 1}, indent=2))
+            "nc": art.spec.nc, "imgsz": list(art.spec.imgsz), "layout": art.spec.layout, **asdict(DecodeOptions()), "threads": 1}, indent=2))
         code = [tmp / "run_model.py", *[tmp / "vendor" / r for r in VENDORED]]
         (tmp / "requirements.txt").write_text("\n".join(requirements(third_party_imports(code))) + "\n")
     if zip_it:

@@ -1,0 +1,9 @@
+"""The built-in models, shipped as package data: name -> checkpoint, each with a .card.json
+beside it (what `score` says of it, and the command that made it); MODEL_CARD.md has the
+recipes. Imports nothing, so any layer may read the registry."""
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+#: face51-s, the low-power default (96 px); face51-m, the accuracy-first model (256 px).
+BUILTIN = {"face51-s": HERE / "face51_s.pt", "face51-m": HERE / "face51_m.pt"}
+DEFAULT = "face51-s"
