@@ -12,6 +12,7 @@ from typing import Callable
 from compiler import convert, export
 from compiler.guard import ORT_ATTEMPTS, TFLITE_ATTEMPTS, VARIANT_ATTEMPTS, int8_with_guard
 from compiler.verify import compare_float
+from core.contract import FLOAT_PRECISIONS, PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Stage:
     name: str
     builds_from: str     # the stage whose artifact this one is made from ("source": the input)
     filename: str        # formatted with {stem}, the checkpoint's name
-    kind: str            # numeric kind the check expects: fp32, fp16, int8, or "-" (no check)
+    precision: str | None  # core.contract.PRECISIONS: decides the check; None: not checked itself
     checks_against: str  # the stage whose artifact this one must match numerically
     build: Callable      # (src, ref, dst, ctx) -> dict (report for the manifest)
     options: tuple = ()  # the option fields that change this stage's output (the cache key)
@@ -91,7 +92,7 @@ INT8 = ("calib_n", "calib_data", "verify_data", "guard_images", "verify_images")
 PIPELINE = [
     Stage("onnx", "source", "{stem}.onnx", "fp32", "source", _export, ("imgsz", "opset")),
     Stage("sim", "onnx", "{stem}.sim.onnx", "fp32", "onnx", _simplify),
-    Stage("saved_model", "sim", "{stem}_saved_model", "-", "sim", _saved_model),
+    Stage("saved_model", "sim", "{stem}_saved_model", None, "sim", _saved_model),
     Stage("tflite_fp32", "saved_model", "{stem}_fp32.tflite", "fp32", "sim", _tflite("float32")),
     Stage("tflite_fp16", "saved_model", "{stem}_fp16.tflite", "fp16", "sim", _tflite("float16")),
     Stage("tflite_int8", "saved_model", "{stem}_int8.tflite", "int8", "tflite_fp32", _tflite_int8("int8"), INT8),
@@ -110,12 +111,13 @@ STAGES = {s.name: s for s in PIPELINE}
 #: What a submission takes from a build, first available wins: full integer first.
 SHIP_ORDER = ("tflite_int8", "tflite_int8_fio", "tflite_fp32", "tflite_fp16")
 assert set(SHIP_ORDER) <= set(STAGES)
+assert all(s.precision in (*PRECISIONS, None) for s in PIPELINE)
 
 
 def check(stage: Stage, parent: Path, artifact: Path, ctx) -> dict:
     """Numeric check of a float artifact against its parent (int8 stages check themselves)."""
-    if stage.kind in ("fp32", "fp16"):
-        return compare_float(parent, artifact, ctx.verify_inputs(), stage.kind, ctx.info.imgsz)
+    if stage.precision in FLOAT_PRECISIONS:
+        return compare_float(parent, artifact, ctx.verify_inputs(), stage.precision, ctx.info.imgsz)
     return {}
 
 

@@ -20,6 +20,35 @@ LAYOUT_V1 = "split-norm-v1"
 #: The ONNX metadata key holding the layout and the model's spec.
 META_KEY = "facelm"
 
+#: The one vocabulary of "kind": what an artifact computes in, read from its own tensors
+#: (eval.artifact.describe), never from its file name. Rows, manifests, tables and the sweep use it.
+KINDS = {
+    "fp32": "float32 throughout",
+    "fp16": "float16 weights, float compute",
+    "dynamic-range": "int8 weights, float activations",
+    "int8-int8-io": "full integer, int8 input and output (scale and zero-point in the file)",
+    "int8-float-io": "full integer, float input and output",
+    "int16-act-int8-io": "int16 activations, int8 weights, integer input and output",
+    "int16-act-float-io": "int16 activations, int8 weights, float input and output",
+    "int8-mixed": "int8 with the layers that lose most kept in float",
+    "int8-qdq": "ONNX Runtime QDQ: uint8 activations, int8 weights",
+}
+QUANTISED_KINDS = frozenset(KINDS) - {"fp32", "fp16"}
+#: Kinds whose every convolution runs on quantised tensors (inspect compares them tensor by tensor).
+INTEGER_KINDS = QUANTISED_KINDS - {"dynamic-range"}
+#: What a compile stage promises to make; it decides the check: float precisions are compared
+#: tensor to tensor with their tolerances, the others must pass the INT8 guard.
+PRECISIONS = ("fp32", "fp16", "int8", "int16x8", "int8-mixed")
+FLOAT_PRECISIONS = ("fp32", "fp16")
+
+
+def is_quantised(kind: str) -> bool:
+    """True for every kind that stores weights or activations in integers (int16x8 included):
+    these get the "slower than its float parent" note and quantised regression tolerances."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown artifact kind {kind!r}; known: {', '.join(KINDS)}")
+    return kind in QUANTISED_KINDS
+
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -20,7 +20,7 @@ class Artifact:
     path: Path
     spec: ModelSpec
     layout: str          # core.contract.LAYOUT, LAYOUT_V1 or "packed"
-    kind: str            # fp32, fp16, dynamic-range, int8-float-io, int8-int8-io, int8-qdq
+    kind: str            # one of core.contract.KINDS, read from the file's tensors
     parent: Path | None  # the artifact it was verified against, when a manifest says
 
 

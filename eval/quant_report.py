@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from core.contract import INTEGER_KINDS
 from core.errors import UserError
 from core.files import write_json_atomic, write_text_atomic
 from eval.artifact import describe
 from eval.quant_error import ort_tensor_errors, output_costs, output_names, tflite_tensor_errors
 
 #: Kinds inspect compares: every tensor quantised (TFLite) or QDQ (ONNX Runtime).
-INSPECTABLE = ("int8-int8-io", "int8-float-io", "int16-act-int8-io", "int16-act-float-io", "int8-mixed", "int8-qdq")
+INSPECTABLE = INTEGER_KINDS
 
 
 def quantised_artifacts(target: Path) -> list[tuple[Path, Path]]:
@@ -49,12 +50,10 @@ def quantised_artifacts(target: Path) -> list[tuple[Path, Path]]:
 
 def face_inputs(data: Path, n: int, imgsz) -> np.ndarray:
     """n preprocessed images spread over a face folder; exit 2 when none is readable."""
-    from eval.datasets import load_dataset
+    from eval.datasets import load_dataset, spread
     from eval.preprocess import preprocess, read_image
 
-    ds = load_dataset(data)
-    step = max(len(ds.samples) / max(n, 1), 1)
-    picks = [ds.samples[int(i * step)] for i in range(min(n, len(ds.samples)))]
+    picks = spread(load_dataset(data).samples, n)
     imgs = [im for im in (read_image(s.image) for s in picks) if im is not None]
     if not imgs:
         raise UserError(f"{data}: no readable face image")

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.contract import is_quantised
 from core.errors import UserError
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
@@ -45,7 +46,8 @@ class Mismatch:
 
 
 def tolerance_class(kind: str) -> str:
-    return "int8" if "int8" in kind or kind == "dynamic-range" else "float"
+    """Quantised kinds (core.contract.is_quantised, int16x8 included) get the looser tolerances."""
+    return "int8" if is_quantised(kind) else "float"
 
 
 def baseline_row(row) -> dict:
