@@ -98,35 +98,28 @@ class Context:
 
     @cached_property
     def _guard_ds(self):
-        from eval.datasets import load_dataset
+        from eval.datasets import load_dataset, spread
         from eval.defaults import default_eval_data
 
         ds = load_dataset(self.opts.verify_data or default_eval_data())
-        ds.samples = _spread(ds.samples, self.opts.guard_images)
+        ds.samples = spread(ds.samples, self.opts.guard_images)
         return ds
 
     @cached_property
     def _verify_arrays(self):
         import numpy as np
 
+        from eval.datasets import spread
         from eval.preprocess import preprocess, read_image
 
         imgs = [read_image(s.image) for s in self._guard_ds.samples]
-        imgs = _spread([i for i in imgs if i is not None], self.opts.verify_images)
+        imgs = spread([i for i in imgs if i is not None], self.opts.verify_images)
         if not imgs:
             raise UserError("verification: no readable face images")
         return np.concatenate([preprocess(i, self.info.imgsz)[0] for i in imgs])
 
     def verify_inputs(self):
         return self._verify_arrays
-
-
-def _spread(items: list, n: int) -> list:
-    """n items evenly spread over the list (deterministic, covers the whole folder)."""
-    if len(items) <= n:
-        return list(items)
-    step = len(items) / n
-    return [items[int(i * step)] for i in range(n)]
 
 
 def _key(stage: Stage, ctx: Context) -> dict:
@@ -231,6 +224,6 @@ def _check_writable(out: Path) -> None:
 
 
 def _bar(stages, enabled: bool):
-    from tqdm import tqdm
+    from core.progress import progress
 
-    return tqdm(total=len(stages), disable=not enabled, unit="stage", dynamic_ncols=True, leave=False)
+    return progress(total=len(stages), desc="compile", unit="stage", enabled=enabled)

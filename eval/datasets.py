@@ -40,6 +40,15 @@ class Dataset:
         return self.n_points is not None
 
 
+def spread(items: list, n: int) -> list:
+    """n items evenly spread over the list (deterministic, covers the whole folder); all when
+    there are no more than n."""
+    if len(items) <= n:
+        return list(items)
+    step = len(items) / max(n, 1)
+    return [items[int(i * step)] for i in range(n)]
+
+
 def parse_pts(text: str, source: str = "<pts>") -> list[np.ndarray]:
     """Parse iBUG .pts text: one or more `{ ... }` blocks (with or without the
     version/n_points header), or bare `x y` lines. Returns one (P, 2) array per block."""

@@ -18,6 +18,8 @@ from eval.preprocess import Letterbox
 
 @dataclass(frozen=True)
 class DecodeOptions:
+    """The decoder's thresholds: the one place they are set (evaluation, compile's checks,
+    predict and the submission's model.json all take these)."""
     conf: float = 0.25
     iou: float = 0.45
     max_det: int = 100

@@ -7,10 +7,8 @@ from core.errors import UserError
 from eval.artifact import describe
 from eval.datasets import IMAGE_EXTS
 from eval.decode import DecodeOptions
-from eval.infer import detect
-from eval.preprocess import read_image
 from eval.runtimes import open_runtime
-from eval.writer import write_predictions
+from eval.writer import predict_image
 
 
 def list_images(src: Path) -> list[Path]:
@@ -29,10 +27,7 @@ def predict(model: Path, images: Path, out_dir: Path, opts: DecodeOptions = Deco
     rt = open_runtime(model, threads)
     written, bad = 0, []
     for p in list_images(images):
-        img = read_image(p)
-        if img is None:
+        if not predict_image(rt, art.spec, p, Path(out_dir), opts):
             bad.append(str(p))
-            continue
-        write_predictions(p, [f.points for f in detect(rt, art.spec, img, opts)], Path(out_dir))
         written += 1
     return {"written": written, "unreadable": bad}

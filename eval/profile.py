@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.infer import Timing, raw_outputs
+
 
 def onnx_cost(path: Path) -> tuple[float, float]:
     """(GFLOPs, million parameters) of the Conv/Gemm/MatMul nodes of an ONNX graph; weights
@@ -140,9 +142,9 @@ def time_interleaved(items: dict, opts: LatencyOptions = LatencyOptions(), desc:
     samples = {k: [] for k in items}
     rounds = range(opts.rounds)
     if desc:
-        from tqdm import tqdm
+        from core.progress import progress
 
-        rounds = tqdm(rounds, desc=desc, unit="round", leave=False, dynamic_ncols=True)
+        rounds = progress(rounds, desc=desc, unit="round")
     for _ in rounds:
         for k, (rt, x) in items.items():
             for _ in range(per_round[k]):
@@ -153,13 +155,9 @@ def time_interleaved(items: dict, opts: LatencyOptions = LatencyOptions(), desc:
     for k, (rt, x) in items.items():
         io = []
         for _ in range(opts.io_runs):
-            t0 = time.perf_counter()
-            rt.feed(x)
-            t1 = time.perf_counter()
-            rt.invoke()
-            t2 = time.perf_counter()
-            rt.fetch()
-            io.append(((t1 - t0) + (time.perf_counter() - t2)) * 1000)
+            t = Timing()
+            raw_outputs(rt, x, t)  # the evaluator's own feed / invoke / fetch, conversion apart
+            io.append(t.convert * 1000)
         ts = samples[k]
         out[k] = Latency(float(np.median(ts)), float(np.percentile(ts, 90)), len(ts), float(np.median(io)) if io else 0.0)
     return out

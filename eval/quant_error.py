@@ -194,23 +194,17 @@ def ort_tensor_errors(quantised: Path, parent: Path, inputs: np.ndarray, work: P
     """The same table for an ONNX Runtime QDQ model, matched by onnxruntime's qdq_loss_debug:
     SQNR of each dequantised tensor against the float model's (its xmodel_err)."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader
     from onnxruntime.quantization.qdq_loss_debug import (collect_activations, create_activation_matching,
                                                           modify_model_output_intermediate_tensors)
 
-    class Reader(CalibrationDataReader):
-        def __init__(self, name):
-            self.it = iter({name: x[None].astype(np.float32)} for x in inputs)
-
-        def get_next(self):
-            return next(self.it, None)
+    from eval.runtimes.ort_rt import calibration_reader
 
     acts = {}
     for role, path in (("q", quantised), ("f", parent)):
         aug = work / f"{role}_{Path(path).name}"
         modify_model_output_intermediate_tensors(str(path), str(aug))
         name = onnx.load(str(aug), load_external_data=False).graph.input[0].name
-        acts[role] = collect_activations(str(aug), Reader(name))
+        acts[role] = collect_activations(str(aug), calibration_reader(name, inputs))
         aug.unlink()
     qparams, depth = _qdq_params(onnx.load(str(quantised)))
     rows = []

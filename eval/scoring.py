@@ -8,6 +8,7 @@ import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.contract import QUANTISED_KINDS
 from core.errors import DataMismatchError, UserError, row_error
 from core.files import read_manifest
 from eval.artifact import Artifact, describe
@@ -23,8 +24,7 @@ from scores.records import ScoreRow
 @dataclass(frozen=True)
 class ScoreOptions:
     normaliser: str = "inter-ocular"
-    conf: float = 0.25
-    iou: float = 0.45
+    decode: DecodeOptions = DecodeOptions()
     threads: tuple = (1, 2)
     latency: LatencyOptions = LatencyOptions()
     max_images: int | None = None
@@ -45,6 +45,22 @@ class _Job:
     rt: object = None
     x: object = None
     error: str | None = None
+
+
+def artifacts_to_score(paths, all_: bool, build: Path | None) -> list[Path]:
+    """The files `score` takes: those named, a build folder's, or with all_ every build's under BUILD."""
+    from eval.defaults import BUILD
+
+    if paths:
+        return [Path(p) for p in paths]
+    if not all_ and not build:
+        raise UserError("score: give artifact paths, --build DIR, or --all")
+    if build:
+        return find_artifacts(build)
+    builds = sorted(d for d in BUILD.glob("*") if d.is_dir() and d.name != "scores" and any(d.glob("*.json")))
+    if not builds:
+        raise UserError(f"{BUILD}: no build folders (run `python cli.py compile` first)")
+    return [p for b in builds for p in find_artifacts(b)]
 
 
 def find_artifacts(build: Path) -> list[Path]:
@@ -90,7 +106,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict) -> None:
     reset_peak_rss()
     art = describe(job.path, opts.imgsz)
     job.rt = open_runtime(job.path, opts.threads[0], opts.imgsz, job.runtime)
-    eo = EvalOptions(opts.normaliser, DecodeOptions(opts.conf, opts.iou), opts.max_images, opts.progress)
+    eo = EvalOptions(opts.normaliser, opts.decode, opts.max_images, opts.progress)
     res = evaluate(job.rt, art, ds, eo)
     preds[(str(job.path.resolve()), job.runtime)] = res.predictions
     job.x = _one_input(ds, art)
@@ -146,7 +162,7 @@ def _slower_than_parent(rows: list[ScoreRow]) -> list[ScoreRow]:
     ms = {(str(Path(r.artifact).resolve()), r.runtime): r.ms_1t for r in rows if r.ms_1t is not None}
     out = []
     for r in rows:
-        quantised = "int8" in r.kind or r.kind == "dynamic-range"
+        quantised = r.kind in QUANTISED_KINDS
         p = ms.get((r.parent, _runtime_of(r.parent, r.runtime))) if r.parent else None
         if quantised and p and r.ms_1t and r.ms_1t > p:
             r = replace(r, note=f"slower than its float parent ({r.ms_1t:.2f} vs {p:.2f} ms): not an optimisation here")

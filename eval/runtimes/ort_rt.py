@@ -42,3 +42,18 @@ class OrtRuntime(BaseRuntime):
 
 def make():
     return OrtRuntime()
+
+
+def calibration_reader(input_name: str, inputs_nchw: np.ndarray):
+    """onnxruntime.quantization's data reader over preprocessed images (N, 3, H, W), one batch
+    of one at a time: the same feed for static quantisation and for collecting activations."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter({input_name: x[None].astype(np.float32)} for x in inputs_nchw)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    return Reader()
