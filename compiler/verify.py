@@ -29,27 +29,41 @@ class VerificationError(UserError):
     """An artifact whose outputs differ from its parent's beyond tolerance."""
 
 
-def run_all(path: Path, inputs: np.ndarray, imgsz) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def run_all(path: Path, inputs: np.ndarray, imgsz, shapes: list | None = None) -> list[tuple]:
     """Standardised (boxes, scores, landmarks) of a model for each input (a checkpoint runs at
-    imgsz, the size being compiled)."""
+    imgsz, the size being compiled). shapes: filled with the raw outputs' shapes, in the order
+    the file lists them, when given."""
     spec = describe(path, imgsz).spec
     rt = open_runtime(path, threads=2, imgsz=imgsz)
-    return [standardise(rt.run(x[None]), spec) for x in inputs]
+    out = []
+    for x in inputs:
+        raw = rt.run(x[None])
+        if shapes is not None and not shapes:
+            shapes.extend(tuple(int(v) for v in np.shape(o)) for o in raw)
+        try:
+            out.append(standardise(raw, spec))
+        except ValueError as e:  # outputs that are not the head's (names follow from widths)
+            raise VerificationError(f"{path}: {e}") from None
+    return out
 
 
 def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str, imgsz) -> dict:
-    """Collect the largest difference of every output; raise one error naming the worst."""
+    """As optimum validates an export: the outputs' count and shapes first, then the values of
+    every output; one error names every output beyond its tolerance, worst first."""
     tols = TOLERANCES[kind]
-    a, b = run_all(parent, inputs, imgsz), run_all(child, inputs, imgsz)
+    pshapes, cshapes = [], []
+    a, b = run_all(parent, inputs, imgsz, pshapes), run_all(child, inputs, imgsz, cshapes)
+    if sorted(pshapes) != sorted(cshapes):  # converters may list outputs in another order
+        raise VerificationError(f"{child}: outputs of shapes {cshapes} do not match {parent.name}'s {pshapes}")
     worst = _max_diffs(a, b)
-    name, d = max(((k, v) for k, v in worst.items() if v is not None), key=lambda kv: kv[1] / tols[kv[0]])
     report = {"check": f"max abs diff <= {', '.join(f'{k} {v:g}' for k, v in tols.items())} ({kind}); "
                        f"face: parent score >= {FACE_SCORE:g}",
-              "images": len(inputs),
+              "images": len(inputs), "output_shapes": [list(s) for s in cshapes],
               "max_abs_diff": {k: None if v is None else float(f"{v:.3g}") for k, v in worst.items()}}
-    if d > tols[name]:
-        raise VerificationError(f"{child}: output '{name}' differs from {parent.name} by {d:.3g} "
-                                f"(tolerance {tols[name]:g} for {kind})")
+    failed = sorted(((k, v) for k, v in worst.items() if v is not None and v > tols[k]), key=lambda kv: -kv[1] / tols[kv[0]])
+    if failed:
+        raise VerificationError(f"{child}: " + "; ".join(f"output '{k}' differs from {parent.name} by {v:.3g} (tolerance "
+                                                         f"{tols[k]:g} for {kind})" for k, v in failed))
     return report
 
 

@@ -267,9 +267,14 @@ def test_fp16_landmarks_are_held_tighter_at_face_anchors(monkeypatch):
             kpts[shift_at, 7, 0] += shift
         return boxes, np.array(scores, float)[:, None], kpts
 
-    def compare(parent, child):
-        runs = iter([[parent], [child]])
-        monkeypatch.setattr(verify, "run_all", lambda *a: next(runs))
+    def compare(parent, child, shapes=([(1, 2, 4), (1, 2, 1)], [(1, 2, 1), (1, 2, 4)])):
+        runs = iter([([parent], shapes[0]), ([child], shapes[1])])
+
+        def run_all(path, inputs, imgsz, out_shapes):
+            outs, shape = next(runs)
+            out_shapes.extend(shape)
+            return outs
+        monkeypatch.setattr(verify, "run_all", run_all)
         return verify.compare_float(Path("p.onnx"), Path("c.tflite"), np.zeros((1, 3, 8, 8)), "fp16", (8, 8))
 
     rep = compare(outputs([0.9, 0.0]), outputs([0.9, 0.0], shift_at=1, shift=8e-3))
@@ -280,3 +285,9 @@ def test_fp16_landmarks_are_held_tighter_at_face_anchors(monkeypatch):
         compare(outputs([0.9, 0.0]), outputs([0.9, 0.0], shift_at=1, shift=1.2e-2))
     # a parent that finds no face (an untrained model): all anchors are held to 1e-2
     assert compare(outputs([0.1, 0.0]), outputs([0.1, 0.0]))["max_abs_diff"]["face landmarks"] is None
+    # every failing output is named, worst (relative to its tolerance) first
+    with pytest.raises(verify.VerificationError, match="'face landmarks' differs .* by 0.03 .*; output 'landmarks' differs .* by 0.03 "):
+        compare(outputs([0.9, 0.9]), outputs([0.9, 0.9], shift_at=0, shift=3e-2))
+    # shapes are checked before values: equal values cannot hide a missing or reshaped output
+    with pytest.raises(verify.VerificationError, match=r"outputs of shapes \[\(1, 2, 2\)\] do not match"):
+        compare(outputs([0.9, 0.0]), outputs([0.9, 0.0]), shapes=([(1, 2, 4)], [(1, 2, 2)]))
