@@ -7,7 +7,8 @@ exports lose their faces. Here:
 - boxes [1,N,4] (cx, cy, w, h, divided by the input size, clipped to [0, 1]), scores [1,N,nc],
   offsets [1,N,2K] (x of every point, then y, from its anchor's grid point (column and row
   times the stride, ultralytics' origin), divided by the input size) and, for (x, y, visibility) points, visibility [1,N,K]: the anchors are added by the
-  shared decoder, in float, outside the graph. Measured on the built-in model at 224 px: adding
+  shared decoder, in float, outside the graph. Measured on a 224 px YOLOv8n-pose (face51-m's
+  predecessor): adding
   them in the graph cost four int8 requantisations of a tensor spanning the whole input (steps
   of 0.9 to 1.5 px each, since the visibility shared its concatenation's scale), more than the
   whole precision budget of full-integer INT8;

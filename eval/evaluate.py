@@ -122,6 +122,6 @@ def drift(child: dict, parent: dict, k: int, normaliser: str = "inter-ocular") -
 def _progress(items, desc: str, enabled: bool):
     if not enabled:
         return items
-    from tqdm import tqdm
+    from core.progress import progress
 
-    return tqdm(items, desc=desc, unit="img", leave=False, dynamic_ncols=True)
+    return progress(items, desc=desc, unit="img")
