@@ -1,6 +1,7 @@
 """Progress on long work: a tqdm bar on a terminal; elsewhere (a log file, CI) a plain line per
-finished step, or about one per tenth of a long loop, so logs hold readable lines and no
-carriage-return frames. Every bar of the product comes from here."""
+finished step (a compile stage, a sweep job, a latency round) and one per finished loop over
+images, so logs hold readable lines and no carriage-return frames. Every bar of the product
+comes from here."""
 from __future__ import annotations
 
 import sys
@@ -20,8 +21,8 @@ def progress(iterable=None, *, total: int | None = None, desc: str = "", unit: s
 
 
 class LineProgress:
-    """One line per step for short runs (stages, jobs, rounds: up to 20), one per tenth of the
-    total for longer ones (images), and always one for the last."""
+    """One line per step for short runs (stages, jobs, rounds: up to 20 steps); for longer ones
+    (images) one line when the loop is done."""
 
     def __init__(self, iterable=None, *, total=None, desc="", unit="it", enabled=True, initial=0, stream=None):
         self.iterable, self.desc, self.unit, self.enabled = iterable, desc, unit, enabled
@@ -39,7 +40,7 @@ class LineProgress:
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        step = 1 if not self.total or self.total <= 20 else max(self.total // 10, 1)
+        step = 1 if not self.total or self.total <= 20 else self.total
         if self.n - self._printed >= step or (self.total and self.n >= self.total and self._printed < self.n):
             self._line()
 
