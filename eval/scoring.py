@@ -13,7 +13,6 @@ from core.errors import DataMismatchError, UserError, row_error
 from core.files import read_manifest
 from eval.artifact import Artifact, describe
 from eval.datasets import Dataset
-from eval.decode import DecodeOptions
 from eval.evaluate import EvalOptions, drift, evaluate
 from eval.profile import (LatencyOptions, current_rss_mb, file_mb, onnx_cost, peak_rss_mb, reset_peak_rss,
                           tflite_cost, time_interleaved, torch_cost)
@@ -22,17 +21,15 @@ from scores.records import ScoreRow
 
 
 @dataclass(frozen=True)
-class ScoreOptions:
-    normaliser: str = "inter-ocular"
-    decode: DecodeOptions = DecodeOptions()
+class ScoreOptions(EvalOptions):
+    """The evaluation's options (normaliser, decoder, max_images, progress) and the cost's."""
     threads: tuple = (1, 2)
     latency: LatencyOptions = LatencyOptions()
-    max_images: int | None = None
     imgsz: int | None = None  # for .pt files scored alone
-    progress: bool = True
     time_latency: bool = True  # False: accuracy and cost only (a sweep times every artifact together later)
 
     def __post_init__(self):
+        super().__post_init__()
         if not self.threads or min(self.threads) < 1:
             raise ValueError("threads must be positive")
 
@@ -106,8 +103,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict) -> None:
     reset_peak_rss()
     art = describe(job.path, opts.imgsz)
     job.rt = open_runtime(job.path, opts.threads[0], opts.imgsz, job.runtime)
-    eo = EvalOptions(opts.normaliser, opts.decode, opts.max_images, opts.progress)
-    res = evaluate(job.rt, art, ds, eo)
+    res = evaluate(job.rt, art, ds, opts)
     preds[(str(job.path.resolve()), job.runtime)] = res.predictions
     job.x = _one_input(ds, art)
     gflops, params = _cost(art, job.rt)
