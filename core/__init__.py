@@ -3,8 +3,10 @@
 - errors:     the one user-facing error type (one line, exit code 2)
 - offline:    offline switches, cache folder, converter chatter to a log
 - files:      sha256, atomic writes, manifests
-- contract:   the model contract: output layout, ModelSpec, ModelInfo (input size resolved once)
+- contract:   the model contract: output layout, artifact kinds and is_quantised, ModelSpec,
+              ModelInfo (input size resolved once)
 - checkpoint: loading an ultralytics pose checkpoint (once per process and file)
 - head:       the INT8-friendly split head (torch)
+- progress:   bars on a terminal, one line per finished step in a log
 
-Nothing here imports compiler/, eval/, calib/, scores/, train/ or click (tests/test_layers.py)."""
+Nothing here imports another package of the project, nor click (tests/test_layers.py)."""
