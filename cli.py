@@ -62,6 +62,7 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
     from scores.table import compile_table
 
     click.echo(compile_table(results))
+    _exit_on_failed_rows([(r.stage, r.failed) for r in results])
 
 
 @main.command()

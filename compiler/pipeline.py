@@ -39,6 +39,13 @@ class StageResult:
     cached: bool
     seconds: float
     report: dict = field(default_factory=dict)
+    error: str | None = None  # its check failed (nothing landed), or a stage it needs did
+
+    @property
+    def failed(self) -> str | None:
+        """Why this artifact must not ship: its error, or an INT8 guard it did not pass."""
+        guard = self.report.get("guard")
+        return self.error or (f"{self.path.name}: fails its INT8 guard" if guard and not guard["passed"] else None)
 
 
 class Context:
@@ -186,7 +193,9 @@ def _model_json(info) -> dict:
 
 def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptions = CompileOptions(),
                        progress: bool = True) -> list[StageResult]:
-    """Run every stage needed for opts.targets; unchanged inputs and options do no work."""
+    """Run every stage needed for opts.targets; unchanged inputs and options do no work. A
+    failed check stops only the stages that need the failed artifact: each gets a result with
+    its error, and the rest are still built and checked."""
     source = Path(source)
     if not source.is_file():
         raise UserError(f"{source}: no such checkpoint file")
@@ -200,16 +209,29 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
     if not is_current(ctx.filename(stages[0]), _key(stages[0], ctx)):
         ctx.info  # a bad checkpoint or input size fails here, before any folder is made
     _check_writable(out)
-    results = []
+    results, failed = [], set()
     bar = _bar(stages, progress)
     try:
         for stage in stages:
             bar.set_description(f"compile {stage.name}")
-            results.append(run_stage(stage, ctx))
+            results.append(_run_or_skip(stage, ctx, failed))
             bar.update(1)
     finally:
         bar.close()
     return results
+
+
+def _run_or_skip(stage: Stage, ctx: Context, failed: set) -> StageResult:
+    from compiler.verify import VerificationError
+
+    needs = [s for s in (stage.builds_from, stage.checks_against) if s in failed]
+    try:
+        if needs:
+            raise VerificationError(f"not built: it needs {needs[0]}, which failed")
+        return run_stage(stage, ctx)
+    except VerificationError as e:
+        failed.add(stage.name)
+        return StageResult(stage.name, ctx.filename(stage), False, 0.0, {}, str(e))
 
 
 def _check_writable(out: Path) -> None:

@@ -43,7 +43,7 @@ def run_all(path: Path, inputs: np.ndarray, imgsz, shapes: list | None = None) -
         try:
             out.append(standardise(raw, spec))
         except ValueError as e:  # outputs that are not the head's (names follow from widths)
-            raise VerificationError(f"{path}: {e}") from None
+            raise VerificationError(f"{Path(path).name}: {e}") from None
     return out
 
 
@@ -54,7 +54,7 @@ def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str, imgs
     pshapes, cshapes = [], []
     a, b = run_all(parent, inputs, imgsz, pshapes), run_all(child, inputs, imgsz, cshapes)
     if sorted(pshapes) != sorted(cshapes):  # converters may list outputs in another order
-        raise VerificationError(f"{child}: outputs of shapes {cshapes} do not match {parent.name}'s {pshapes}")
+        raise VerificationError(f"{child.name}: outputs of shapes {cshapes} do not match {parent.name}'s {pshapes}")
     worst = _max_diffs(a, b)
     report = {"check": f"max abs diff <= {', '.join(f'{k} {v:g}' for k, v in tols.items())} ({kind}); "
                        f"face: parent score >= {FACE_SCORE:g}",
@@ -62,7 +62,7 @@ def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str, imgs
               "max_abs_diff": {k: None if v is None else float(f"{v:.3g}") for k, v in worst.items()}}
     failed = sorted(((k, v) for k, v in worst.items() if v is not None and v > tols[k]), key=lambda kv: -kv[1] / tols[kv[0]])
     if failed:
-        raise VerificationError(f"{child}: " + "; ".join(f"output '{k}' differs from {parent.name} by {v:.3g} (tolerance "
+        raise VerificationError(f"{child.name}: " + "; ".join(f"output '{k}' differs from {parent.name} by {v:.3g} (tolerance "
                                                          f"{tols[k]:g} for {kind})" for k, v in failed))
     return report
 

@@ -111,7 +111,11 @@ def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib
 
     opts = CompileOptions(imgsz=imgsz, targets=tuple(PRECISION_STAGE[p] for p in precisions), verify_data=data,
                           calib_data=calib_data, calib_n=calib_n)
-    paths = {r.stage: r.path for r in compile_checkpoint(ckpt, out_dir, opts, progress=False)}
+    results = compile_checkpoint(ckpt, out_dir, opts, progress=False)
+    broken = next((r.error for r in results if r.error), None)
+    if broken:  # a check failed: the job is a row with its error, as before
+        raise UserError(broken)
+    paths = {r.stage: r.path for r in results}
     precision_of = {str(paths[PRECISION_STAGE[p]]): p for p in precisions}
     arts = [Path(a) for a in precision_of]
     ds = load_dataset(data or default_eval_data())

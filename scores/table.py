@@ -21,6 +21,9 @@ def compile_table(results) -> str:
             best = next(a for a in guard["attempts"] if a["remedy"] == guard["chosen"])
             note = f"{'ok' if guard['passed'] else 'FAILS GUARD'}: {_guard_figures(best)} ({guard['chosen']}, " \
                    f"{len(guard['attempts'])} tried)"
+        if r.error:
+            rows.append([r.stage, str(r.path), "", "", "", f"FAILED: {r.error}", ""])
+            continue
         rows.append([r.stage, str(r.path), f"{_size_mb(r.path):.2f}", rep.get("kind", ""),
                      "cached" if r.cached else f"{r.seconds:.1f}", note, _speed(rep.get("latency_vs_parent"))])
     return tabulate(rows, headers=["stage", "artifact", "MB", "kind", "seconds", "check", "ms vs parent (1 thread)"])

@@ -291,3 +291,38 @@ def test_fp16_landmarks_are_held_tighter_at_face_anchors(monkeypatch):
     # shapes are checked before values: equal values cannot hide a missing or reshaped output
     with pytest.raises(verify.VerificationError, match=r"outputs of shapes \[\(1, 2, 2\)\] do not match"):
         compare(outputs([0.9, 0.0]), outputs([0.9, 0.0]), shapes=([(1, 2, 4)], [(1, 2, 2)]))
+
+
+def test_a_failed_check_stops_only_what_needs_the_artifact(tiny_build, tmp_path, monkeypatch):
+    """fp16 failing its check leaves full integer to be built and checked; fp32 failing stops the
+    INT8 files checked against it. Nothing that failed lands; each failure is a result, not a crash."""
+    import compiler.stages as st
+    from compiler.verify import VerificationError
+
+    out, _ = tiny_build
+    work = tmp_path / "copy"
+    shutil.copytree(out, work)
+    for name in ("tiny51_fp16.tflite", "tiny51_int8.tflite", "tiny51_fp32.tflite"):
+        (work / name).unlink()
+    real = st.compare_float
+
+    def fail(precision):
+        def compare(parent, child, inputs, kind, imgsz):
+            if kind == precision:
+                raise VerificationError(f"{child.name}: output 'landmarks' differs from {parent.name} by 0.022")
+            return real(parent, child, inputs, kind, imgsz)
+        return compare
+
+    opts = CompileOptions(calib_n=12, guard_images=12, verify_images=4, targets=("tflite_fp16", "tflite_int8"))
+    monkeypatch.setattr(st, "compare_float", fail("fp16"))
+    res = {r.stage: r for r in compile_checkpoint(tiny51_path(out), work, opts, progress=False)}
+    assert res["tflite_fp16"].error == "tiny51_fp16.tflite: output 'landmarks' differs from tiny51.sim.onnx by 0.022"
+    assert res["tflite_fp16"].failed and not (work / "tiny51_fp16.tflite").exists()
+    assert res["tflite_int8"].error is None and (work / "tiny51_int8.tflite").is_file()
+    assert res["tflite_int8"].report["guard"]["attempts"]
+
+    (work / "tiny51_int8.tflite").unlink()
+    monkeypatch.setattr(st, "compare_float", fail("fp32"))
+    res = {r.stage: r for r in compile_checkpoint(tiny51_path(out), work, opts, progress=False)}
+    assert res["tflite_fp32"].error and res["tflite_int8"].error == "not built: it needs tflite_fp32, which failed"
+    assert not (work / "tiny51_int8.tflite").exists()
