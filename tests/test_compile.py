@@ -321,7 +321,8 @@ def test_a_failed_check_stops_only_what_needs_the_artifact(tiny_build, tmp_path,
     assert res["tflite_int8"].error is None and (work / "tiny51_int8.tflite").is_file()
     assert res["tflite_int8"].report["guard"]["attempts"]
 
-    (work / "tiny51_int8.tflite").unlink()
+    for name in ("tiny51_int8.tflite", "tiny51_fp32.tflite"):
+        (work / name).unlink()
     monkeypatch.setattr(st, "compare_float", fail("fp32"))
     res = {r.stage: r for r in compile_checkpoint(tiny51_path(out), work, opts, progress=False)}
     assert res["tflite_fp32"].error and res["tflite_int8"].error == "not built: it needs tflite_fp32, which failed"
