@@ -16,6 +16,15 @@ from core.offline import quiet
 ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
+
+def tensorflow():
+    """TensorFlow, always imported after onnxsim: in the other order onnxsim.simplify segfaults
+    in the same process (onnxsim 0.4.36, tensorflow-cpu 2.19.0, both from the lock)."""
+    import onnxsim  # noqa: F401
+    import tensorflow as tf
+
+    return tf
+
 def simplify(src: Path, dst: Path) -> str:
     """onnxsim, falling back to onnxslim when onnxsim fails; returns the tool that worked."""
     import onnx
@@ -62,6 +71,7 @@ def onnx2tf_saved_model(src: Path, dst: Path, sample_nhwc: np.ndarray) -> None:
 
     onnx2tf fetches a sample .npy from the network for its internal checks on every image
     model; a file of that name made from real faces in the working folder stops the fetch."""
+    tensorflow()  # onnx2tf imports it: onnxsim first
     import onnx2tf
 
     dst.mkdir(parents=True)
@@ -87,7 +97,7 @@ def copy_tflite(saved_model: Path, dst: Path, kind: str) -> None:
 
 
 def _converter(saved_model: Path, calib_nhwc: np.ndarray):
-    import tensorflow as tf
+    tf = tensorflow()
 
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -105,7 +115,7 @@ def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dty
 
     io_dtype 'int8' gives int8 input/output tensors (scale/zero-point); 'float32' keeps float
     I/O around an integer body."""
-    import tensorflow as tf
+    tf = tensorflow()
 
     conv = _converter(saved_model, calib_nhwc)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -122,7 +132,7 @@ def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dty
 def quantize_tflite_int16x8(saved_model: Path, dst: Path, calib_nhwc: np.ndarray) -> None:
     """int16 activations, int8 weights (LiteRT's 16x8 mode), float I/O: 256 x finer activation
     steps at integer cost, where the target's delegate supports the 16x8 kernels."""
-    import tensorflow as tf
+    tf = tensorflow()
 
     conv = _converter(saved_model, calib_nhwc)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
@@ -141,7 +151,7 @@ def quantize_tflite_mixed(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, 
     """INT8 with the worst layers kept in float, chosen by TensorFlow's QuantizationDebugger: each
     quantised op's output is compared with the float op run on the same dequantised inputs, and
     the (at most max_float) layers whose RMSE exceeds MIXED_RMSE_STEPS scales are denylisted."""
-    import tensorflow as tf
+    tf = tensorflow()
 
     def debug_data():
         for x in debug_nhwc:
