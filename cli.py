@@ -4,7 +4,6 @@ Each command parses its options and calls one library function; heavy libraries 
 inside the commands so `--help` is instant."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,21 +14,20 @@ from train.device import ACTIVATIONS
 from train.run import OPTIMIZERS
 
 
-def _fail(e: Exception, debug: bool):
-    if debug:
-        raise e
-    click.echo(f"error: {e}", err=True)
-    sys.exit(2)
-
-
 class Group(click.Group):
-    """Turns UserError (and option errors) into one line and exit code 2."""
+    """Turns UserError (and option errors) into one line and exit code 2 (--debug: the traceback)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except (UserError, ValueError, FileNotFoundError) as e:
-            _fail(e, ctx.params.get("debug") or "--debug" in sys.argv)
+            if ctx.params.get("debug") or "--debug" in sys.argv:
+                raise
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+
+REPORT = click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Also write the HTML report here.")
 
 
 @click.group(cls=Group)
@@ -80,10 +78,11 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
 @click.option("--max-images", type=int, help="Score only the first N images.")
 @click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
+@REPORT
 @click.option("--update-baselines", is_flag=True,
               help="Rescore the built-in model's build on the fixed face set and rewrite scores/baselines/.")
 def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, max_images, imgsz, out,
-          update_baselines):
+          report_dir, update_baselines):
     """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s).
 
     Exit code 0: every row scored; 1: some row has an error (the table and files are still
@@ -94,27 +93,45 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
         return click.echo(rewrite(build))
     from eval.datasets import load_dataset
     from eval.defaults import BUILD, default_eval_data
-    from eval.profile import LatencyOptions, machine
+    from eval.profile import LatencyOptions, machine, thread_counts
     from eval.runtimes import check_names
     from eval.scoring import ScoreOptions, artifacts_to_score, score_paths
-    from scores.records import save_rows
-    from scores.table import score_table, write_tables
+    from scores.table import score_table, write_scores
 
     rts = check_names([r.strip() for r in runtimes.split(",") if r.strip()]) if runtimes else None
-    th = _ints(threads, "--threads")
     files = artifacts_to_score(paths, all_, build)
     ds = load_dataset(data or default_eval_data())
-    opts = ScoreOptions(normaliser=normaliser, threads=th, max_images=max_images, imgsz=imgsz,
+    opts = ScoreOptions(normaliser=normaliser, threads=thread_counts(threads), max_images=max_images, imgsz=imgsz,
                         latency=LatencyOptions(min_runs=max(latency_runs, 1)),
                         time_latency=latency_runs > 0 and not no_latency)
-    rows = score_paths(files, ds, opts, rts)
+    faces = []
+    rows = score_paths(files, ds, opts, rts, faces)
     out = Path(out) if out else BUILD / "scores" / ds.name
     cpu = machine()
-    save_rows(rows, out / "scores.json", cpu)
-    written = write_tables(rows, out, cpu)
-    click.echo(score_table(rows, machine=cpu))
-    click.echo(f"\nsaved {out / 'scores.json'}, {written['md']}, {written['csv']}")
+    written = write_scores(rows, faces, out, cpu, data or default_eval_data())
+    click.echo(score_table(rows, machine=cpu) + f"\n\nsaved {', '.join(map(str, written))}")
+    _report(out, report_dir)
     _exit_on_failed_rows([(r.artifact, r.error) for r in rows])
+
+
+@main.command()
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("report"), show_default=True)
+@click.option("--build", type=click.Path(path_type=Path), help="A build folder (its newest scores), as SOURCE.")
+@click.option("--n", "n", type=int, default=8, show_default=True, help="Faces per gallery.")
+def report(source, out, build, n):
+    """One HTML page (report.html, images beside it) from SOURCE: a scores folder, a build folder
+    (its newest scores) or a sweep folder (default: the built-in model's build)."""
+    from eval.defaults import BUILD, DEFAULT_MODEL
+
+    _report(source or build or BUILD / DEFAULT_MODEL.stem, out, n)
+
+
+def _report(source: Path, out: Path | None, n: int = 8) -> None:
+    if out is not None:
+        from htmlreport.page import make_report
+
+        click.echo(f"report: {make_report(source, out, n)}")
 
 
 def _exit_on_failed_rows(named_errors: list) -> None:
@@ -124,13 +141,6 @@ def _exit_on_failed_rows(named_errors: list) -> None:
         click.echo(f"error: {len(failed)} of {len(named_errors)} rows failed; first: {failed[0][0]}: {failed[0][1]}",
                    err=True)
         sys.exit(1)
-
-
-def _ints(text: str, option: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(t) for t in str(text).split(","))
-    except ValueError:
-        raise UserError(f"{option} {text!r}: expected numbers like 1,2") from None
 
 
 @main.command()
@@ -149,8 +159,9 @@ def _ints(text: str, option: str) -> tuple[int, ...]:
               help="Time every artifact on this machine, or on the worker that made it (labelled with its CPU).")
 @click.option("--latency-runs", type=int, default=100, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True)
+@REPORT
 def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, budget_mb, budget_gflops, workers,
-          ray_address, latency_on, latency_runs, out):
+          ray_address, latency_on, latency_runs, out, report_dir):
     """Which checkpoint, input size and precision to ship: compile and score every combination of
     CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
 
@@ -170,6 +181,7 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, b
     click.echo(table(points))
     click.echo("\n" + headline(points, opts.budgets))
     click.echo(f"\nsaved {files['png']}, {files['md']}, {files['csv']}, {files['json']}")
+    _report(out, report_dir)
     _exit_on_failed_rows([(p.label, p.error) for p in points])
 
 
@@ -236,11 +248,9 @@ def train(train_dir, val_dir, kpts, out, **opts):
         raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
     best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
                TrainOptions(n_kpts=int(kpts), **opts), command="python cli.py " + " ".join(sys.argv[1:]))
-    card = json.loads(best.with_suffix(".card.json").read_text())
-    v, t = card["val"], card["train"]
-    click.echo(f"best checkpoint: {best} ({t['epochs']} epochs, {t['wall_seconds']} s); "
-               f"on {t['val']}: NME {v['nme']}%, FR@0.10 {v['fr10']}%, {v['missed']} missed; "
-               f"card: {best.with_suffix('.card.json')}")
+    from train.card import summary
+
+    click.echo(summary(best))
 
 
 @main.command()
@@ -253,19 +263,11 @@ def inspect(target, data, n, top):
     int8 .tflite / .int8.onnx) against its float parent, tensor by tensor, on real faces.
 
     Writes <artifact>.inspect.json, .csv and .png beside it (default: the built-in model's build)."""
-    from eval.artifact import describe
     from eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
-    from eval.quant_report import face_inputs, inspect_one, quantised_artifacts, write_report
-    from scores.table import inspect_tables
+    from eval.quant_report import inspect_target
 
-    pairs = quantised_artifacts(target or BUILD / DEFAULT_MODEL.stem)
-    inputs = face_inputs(data or default_eval_data(), n, describe(pairs[0][1]).spec.imgsz)
-    from core.progress import progress
-
-    for q, parent in pairs:
-        rep = inspect_one(q, parent, inputs, lambda xs, q=q: progress(xs, desc=q.name, unit="img"))
-        files = write_report(rep, q.parent)
-        click.echo(inspect_tables(rep, top) + f"\nwrote {', '.join(f.name for f in files)}\n")
+    for text in inspect_target(target or BUILD / DEFAULT_MODEL.stem, data or default_eval_data(), n, top):
+        click.echo(text)
 
 
 @main.command()

@@ -37,6 +37,7 @@ class EvalResult:
     convert_s: float = 0.0                           # input/output conversion around it
     overhead_s: float = 0.0                          # image reading, preprocess, decode, metrics
     n_images: int = 0
+    matches: dict = field(default_factory=dict)      # image -> [(gt face, detection or None, nme)]
 
 
 def point_mapping(model_points: int, data_points: int, source: str) -> tuple[list[int], list[int], list[int]]:
@@ -68,13 +69,16 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
         if ds.labelled:
             gts = [g[d_idx] for g in s.faces]
             preds = [f.points[m_idx] for f in faces]
+            res.matches[str(s.image)] = found = []
             for gi, pi in enumerate(match(gts, preds)):
                 if pi is None:
                     nmes.append(float("inf"))
+                    found.append((gi, None, float("inf")))
                     continue
                 nme, err = face_nme(preds[pi], gts[gi], ids, opts.normaliser, s.faces[gi])
                 nmes.append(nme)
                 perrs.append(err)
+                found.append((gi, pi, nme))
         res.n_images += 1
     res.invoke_s, res.convert_s = timing.invoke, timing.convert
     res.overhead_s = time.perf_counter() - t_start - timing.invoke - timing.convert
@@ -95,10 +99,9 @@ def evaluate_path(path, ds: Dataset, opts: EvalOptions = EvalOptions(progress=Fa
     return evaluate(rt, describe(path, imgsz), ds, opts)
 
 
-def drift(child: dict, parent: dict, k: int, normaliser: str = "inter-ocular") -> tuple[float, int]:
-    """NME (percent) of an artifact's landmarks against its float parent's on the same images,
-    with the parent's faces as ground truth; needs no labels. Returns (nme, parent faces the
-    child missed)."""
+def face_drifts(child_faces: list, parent_faces: list, k: int, normaliser: str = "inter-ocular") -> list:
+    """For each of the parent's faces in one image: the child's NME against it (a fraction, the
+    parent's points as ground truth), or None when the child has no face there."""
     ids = list(range(k))
     if k in (51, 68):
         from eval.landmarks import canonical_indices
@@ -106,17 +109,33 @@ def drift(child: dict, parent: dict, k: int, normaliser: str = "inter-ocular") -
         ids = list(canonical_indices(k))
     else:
         normaliser = "bbox"
-    nmes, missed = [], 0
-    for img, pfaces in parent.items():
-        cfaces = child.get(img, [])
-        pts_p = [f.points for f in pfaces]
-        pts_c = [f.points for f in cfaces]
-        for gi, pi in enumerate(match(pts_p, pts_c)):
-            if pi is None:
-                missed += 1
-                continue
-            nmes.append(face_nme(pts_c[pi], pts_p[gi], ids, normaliser, pts_p[gi])[0])
-    return (round(float(np.mean(nmes) * 100), 3) if nmes else float("nan")), missed
+    pts_p, pts_c = [f.points for f in parent_faces], [f.points for f in child_faces]
+    return [None if pi is None else face_nme(pts_c[pi], pts_p[gi], ids, normaliser, pts_p[gi])[0]
+            for gi, pi in enumerate(match(pts_p, pts_c))]
+
+
+def drift(child: dict, parent: dict, k: int, normaliser: str = "inter-ocular") -> tuple[float, int]:
+    """NME (percent) of an artifact's landmarks against its float parent's on the same images,
+    with the parent's faces as ground truth; needs no labels. Returns (nme, parent faces the
+    child missed)."""
+    per_face = [d for img, pfaces in parent.items() for d in face_drifts(child.get(img, []), pfaces, k, normaliser)]
+    nmes = [d for d in per_face if d is not None]
+    return (round(float(np.mean(nmes) * 100), 3) if nmes else float("nan")), len(per_face) - len(nmes)
+
+
+def face_records(res: EvalResult, parent: EvalResult | None, k: int, normaliser: str) -> list[dict]:
+    """One record per labelled face: its NME (percent; None when missed) and its drift from the
+    float parent's face matched to the same ground truth (percent; None without one)."""
+    out = []
+    for img, found in res.matches.items():
+        pfaces = parent.predictions.get(img, []) if parent else []
+        drifts = face_drifts(res.predictions.get(img, []), pfaces, k, normaliser) if pfaces else []
+        parent_det = {gi: pi for gi, pi, _ in parent.matches.get(img, [])} if parent else {}
+        for gi, pi, nme in found:
+            d = drifts[parent_det[gi]] if parent_det.get(gi) is not None else None
+            out.append({"image": img, "face": gi, "nme": None if pi is None else round(nme * 100, 4),
+                        "drift": None if d is None else round(d * 100, 4), "missed": int(pi is None)})
+    return out
 
 
 def _progress(items, desc: str, enabled: bool):

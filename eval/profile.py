@@ -104,6 +104,16 @@ def file_mb(path: Path) -> float:
     return Path(path).stat().st_size / 1e6
 
 
+def thread_counts(text: str) -> tuple[int, ...]:
+    """--threads "1,2" as (1, 2); anything else is a one-line usage error."""
+    from core.errors import UserError
+
+    try:
+        return tuple(int(t) for t in str(text).split(","))
+    except ValueError:
+        raise UserError(f"--threads {text!r}: expected numbers like 1,2") from None
+
+
 @dataclass(frozen=True)
 class LatencyOptions:
     """How latency is sampled: warm-up invokes, then at least min_runs invokes and min_seconds

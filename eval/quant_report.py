@@ -60,6 +60,20 @@ def face_inputs(data: Path, n: int, imgsz) -> np.ndarray:
     return np.concatenate([preprocess(im, imgsz)[0] for im in imgs])
 
 
+def inspect_target(target: Path, data: Path, n: int = 32, top: int = 15):
+    """`inspect` on a build folder or one file: for each quantised artifact, its report written
+    beside it; yields the terminal text of each as it is done."""
+    from core.progress import progress
+    from scores.table import inspect_tables
+
+    pairs = quantised_artifacts(target)
+    inputs = face_inputs(data, n, describe(pairs[0][1]).spec.imgsz)
+    for q, parent in pairs:
+        rep = inspect_one(q, parent, inputs, lambda xs, q=q: progress(xs, desc=q.name, unit="img"))
+        files = write_report(rep, q.parent)
+        yield inspect_tables(rep, top) + f"\nwrote {', '.join(f.name for f in files)}\n"
+
+
 def inspect_one(quantised: Path, parent: Path, inputs: np.ndarray, progress=None) -> dict:
     """Per-tensor errors and per-output landmark costs of one quantised artifact."""
     t = time.perf_counter()
@@ -101,24 +115,47 @@ def write_report(rep: dict, folder: Path) -> list[Path]:
 
 
 def _plot(rep: dict, png: Path) -> None:
+    sqnr_plot(rep, png)
+
+
+def sqnr_plot(rep: dict, png: Path) -> Path:
+    """SQNR against depth, readable: the axis spans the informative range (2nd-98th percentile,
+    padded), points beyond it sit on its edge as triangles with their count, and the five worst
+    tensors are labelled at staggered offsets so the labels do not collide."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     t = [r for r in rep["tensors"] if r["sqnr_db"] is not None]
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
-    sc = ax.scatter([r["depth"] for r in t], [r["sqnr_db"] for r in t], c=[min(r["rmse_steps"], 3) for r in t],
-                    cmap="viridis_r", s=14)
+    y = np.array([r["sqnr_db"] for r in t], float) if t else np.zeros(0)
+    lo, hi = (np.percentile(y, [2, 98]) if len(y) else (0.0, 1.0))
+    pad = max(hi - lo, 1.0) * 0.08
+    lo, hi = lo - pad, hi + pad
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
+    inside = (y >= lo) & (y <= hi)
+    depth = np.array([r["depth"] for r in t], float)
+    sc = ax.scatter(depth[inside], y[inside], c=[min(r["rmse_steps"], 3) for r, k in zip(t, inside) if k],
+                    cmap="viridis_r", s=14, vmin=0, vmax=3)
     fig.colorbar(sc, ax=ax, label="RMSE / scale (capped at 3)")
-    for r in t[:5]:
-        ax.annotate(r["op"], (r["depth"], r["sqnr_db"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for mask, edge, marker, word in ((y > hi, hi, "^", "above"), (y < lo, lo, "v", "below")):
+        if mask.any():
+            ax.scatter(depth[mask], np.full(mask.sum(), edge), marker=marker, color="crimson", s=30, clip_on=False,
+                       label=f"{mask.sum()} {word} the axis (to {y[mask].max() if word == 'above' else y[mask].min():.0f} dB)")
+    for i, r in enumerate(sorted(t[:5], key=lambda r: r["depth"])):
+        yy = min(max(r["sqnr_db"], lo), hi)
+        ax.annotate(r["op"], (r["depth"], yy), fontsize=7, xytext=(6, 10 + 11 * (i % 3) * (1 if i % 2 else -1)),
+                    textcoords="offset points", arrowprops=dict(arrowstyle="-", lw=0.5, color="0.4"))
+    ax.set_ylim(lo, hi)
     ax.set_xlabel("op position in the quantised graph")
     ax.set_ylabel("SQNR vs float parent (dB, higher is better)")
     ax.set_title(f"{rep['artifact']} vs {rep['parent']} ({rep['images']} faces)")
+    if (y > hi).any() or (y < lo).any():
+        ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     tmp = png.with_name(png.name + ".tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(png)
+    return png

@@ -13,7 +13,7 @@ from core.errors import DataMismatchError, UserError, row_error
 from core.files import read_manifest
 from eval.artifact import Artifact, describe
 from eval.datasets import Dataset
-from eval.evaluate import EvalOptions, drift, evaluate
+from eval.evaluate import EvalOptions, drift, evaluate, face_records
 from eval.profile import (LatencyOptions, current_rss_mb, file_mb, onnx_cost, peak_rss_mb, reset_peak_rss,
                           tflite_cost, time_interleaved, torch_cost)
 from eval.runtimes import open_runtime, runtimes_for
@@ -42,6 +42,7 @@ class _Job:
     rt: object = None
     x: object = None
     error: str | None = None
+    faces: list = field(default_factory=list)  # per labelled face: nme, drift, missed (faces.csv)
 
 
 def artifacts_to_score(paths, all_: bool, build: Path | None) -> list[Path]:
@@ -104,12 +105,15 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict) -> None:
     art = describe(job.path, opts.imgsz)
     job.rt = open_runtime(job.path, opts.threads[0], opts.imgsz, job.runtime)
     res = evaluate(job.rt, art, ds, opts)
-    preds[(str(job.path.resolve()), job.runtime)] = res.predictions
+    preds[(str(job.path.resolve()), job.runtime)] = res
     job.x = _one_input(ds, art)
     gflops, params = _cost(art, job.rt)
     parent = str(Path(art.parent).resolve()) if art.parent else None
-    parent_preds = preds.get((parent, _runtime_of(parent, job.runtime))) if parent else None
-    d = drift(res.predictions, parent_preds, art.spec.kpt_shape[0], opts.normaliser)[0] if parent_preds else None
+    p_res = preds.get((parent, _runtime_of(parent, job.runtime))) if parent else None
+    k = art.spec.kpt_shape[0]
+    d = drift(res.predictions, p_res.predictions, k, opts.normaliser)[0] if p_res else None
+    job.faces = [{"artifact": str(job.path), "runtime": job.runtime, **f}
+                 for f in face_records(res, p_res, k, opts.normaliser)]
     s = res.summary
     job.fields = dict(kind=art.kind, layout=art.layout, images=res.n_images,
                       faces=s.n_faces if s else sum(len(v) for v in res.predictions.values()),
@@ -182,9 +186,10 @@ def _one_input(ds: Dataset, art: Artifact):
 
 
 def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOptions(),
-                runtimes: tuple | None = None) -> list[ScoreRow]:
+                runtimes: tuple | None = None, faces: list | None = None) -> list[ScoreRow]:
     """Score each file on each runtime that can run it (or only those named). A filter that
-    leaves nothing to score is an error, not an empty table."""
+    leaves nothing to score is an error, not an empty table. faces: filled with one record per
+    labelled face and scored row (eval.evaluate.face_records), when given."""
     jobs, rows, ordered = [], {}, order_artifacts(paths)
     for p in ordered:
         names = runtimes_for(p)
@@ -196,6 +201,8 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     preds = {}
     for j in jobs:
         _guarded(j, lambda j=j: _accuracy(j, ds, opts, preds))
+    if faces is not None:  # per-face errors for faces.csv, in the rows' order
+        faces += [f for j in jobs if not j.error for f in j.faces]
     if opts.time_latency:
         _latency(jobs, opts)
     for j in jobs:

@@ -60,8 +60,40 @@ COLUMNS = {
 }
 
 
-def save_rows(rows: list[ScoreRow], path: Path, machine: dict | None = None) -> None:
-    """scores.json: the machine latency was measured on, and every row."""
+def save_rows(rows: list[ScoreRow], path: Path, machine: dict | None = None, data: Path | None = None) -> None:
+    """scores.json: the machine latency was measured on, the faces scored (so a report can draw
+    them), and every row."""
     from core.files import write_json_atomic
 
-    write_json_atomic(Path(path), {"machine": machine or {}, "rows": [asdict(r) for r in rows]})
+    write_json_atomic(Path(path), {"machine": machine or {}, "data": str(Path(data).absolute()) if data else None,
+                                   "rows": [asdict(r) for r in rows]})
+
+
+#: faces.csv: one row per labelled face and scored artifact (NME and drift in percent).
+FACE_COLUMNS = ("image", "face", "artifact", "runtime", "nme", "drift", "missed")
+
+
+def save_faces(records: list[dict], path: Path) -> Path:
+    """faces.csv beside scores.json: every face's error, so a figure can be traced to its faces."""
+    import csv
+    import io
+
+    from core.files import write_text_atomic
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, FACE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: ("" if r.get(k) is None else r[k]) for k in FACE_COLUMNS} for r in records)
+    return write_text_atomic(Path(path), buf.getvalue())
+
+
+def read_faces(path: Path) -> list[dict]:
+    """faces.csv back as records (empty cells as None, numbers as numbers)."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and set(FACE_COLUMNS) - set(rows[0]):
+        raise ValueError(f"{path}: not a faces.csv of this layout (columns {', '.join(FACE_COLUMNS)})")
+    num = {"face": int, "missed": int, "nme": float, "drift": float}
+    return [{k: (num[k](v) if k in num and v != "" else (None if v == "" else v)) for k, v in r.items()} for r in rows]

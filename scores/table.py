@@ -83,6 +83,19 @@ def score_table(rows, fmt: str = "simple", machine: dict | None = None) -> str:
     return text
 
 
+def write_scores(rows, faces: list, out_dir, machine: dict, data) -> list:
+    """Everything `score` writes: scores.json (rows, machine, the faces scored), faces.csv, and
+    the table as Markdown and CSV; returns their paths."""
+    from pathlib import Path
+
+    from scores.records import save_faces, save_rows
+
+    out_dir = Path(out_dir)
+    save_rows(rows, out_dir / "scores.json", machine, data)
+    tables = write_tables(rows, out_dir, machine)
+    return [out_dir / "scores.json", save_faces(faces, out_dir / "faces.csv"), tables["md"], tables["csv"]]
+
+
 def write_tables(rows, out_dir, machine: dict | None = None) -> dict:
     """Write the table as Markdown and CSV beside the JSON; returns their paths."""
     import csv

@@ -8,6 +8,7 @@
     compiler      the pipeline alone (stages, checks, the INT8 guard): core, eval, calib, scores
     explore       the sweep (jobs, pool, Ray, Pareto report): compiler and below
     submit        the challenge submission (build, verify, runner template): compiler and below
+    htmlreport    the HTML report: reads what score, inspect and sweep wrote (eval, scores, explore)
     cli.py        the only importer of click (with nothing else above it)
     bench/        scripts above everything; nothing imports them
 
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "models", "scores", "eval", "calib", "train", "compiler", "explore", "submit")
+PACKAGES = ("core", "models", "scores", "eval", "calib", "train", "compiler", "explore", "submit", "htmlreport")
 SIBLINGS = {*PACKAGES, "cli", "click", "bench", "tests"}
 ALLOWED = {
     "core": set(),
@@ -33,6 +34,7 @@ ALLOWED = {
     "compiler": {"core", "eval", "calib", "scores"},
     "explore": {"core", "eval", "calib", "scores", "compiler"},
     "submit": {"core", "eval", "scores", "compiler"},
+    "htmlreport": {"core", "eval", "scores", "explore"},
     "bench": {*PACKAGES, "bench"},
 }
 assert set(ALLOWED) - {"bench"} == set(PACKAGES)

@@ -66,6 +66,19 @@ def test_sweep_reports_every_artifact_and_failures_as_rows(local_run):
 
 @pytest.mark.slow
 @pytest.mark.shared_data
+def test_a_sweep_report_page_shows_the_front_and_the_pick(local_run, tmp_path):
+    from htmlreport.page import make_report
+
+    out = local_run[0]
+    page = make_report(out, tmp_path / "report")
+    text = page.read_text()
+    assert (page.parent / "pareto.png").read_bytes()[:4] == b"\x89PNG" and 'src="pareto.png"' in text
+    assert "Best under the budget (ms &lt;= 50)" in text and "★" in text
+    assert text.count("<tr>") >= 1 + len(json.loads((out / "sweep.json").read_text())["points"])
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
 def test_sweep_rerun_with_nothing_changed_is_cached(sweep_inputs, local_run):
     root, ck, args = sweep_inputs
     out = local_run[0]

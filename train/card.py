@@ -7,6 +7,7 @@ its card.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import shutil
@@ -91,3 +92,12 @@ def write_card(card: dict, path: Path) -> Path:
     from core.files import write_json_atomic
 
     return write_json_atomic(path, card)
+
+
+def summary(best: Path) -> str:
+    """One line on a trained checkpoint, from the card beside it."""
+    card_path = Path(best).with_suffix(".card.json")
+    card = json.loads(card_path.read_text())
+    v, t = card["val"], card["train"]
+    return (f"best checkpoint: {best} ({t['epochs']} epochs, {t['wall_seconds']} s); on {t['val']}: NME {v['nme']}%, "
+            f"FR@0.10 {v['fr10']}%, {v['missed']} missed; card: {card_path}")
