@@ -142,10 +142,12 @@ def sqnr_plot(rep: dict, png: Path) -> Path:
         if mask.any():
             ax.scatter(depth[mask], np.full(mask.sum(), edge), marker=marker, color="crimson", s=30, clip_on=False,
                        label=f"{mask.sum()} {word} the axis (to {y[mask].max() if word == 'above' else y[mask].min():.0f} dB)")
-    for i, r in enumerate(sorted(t[:5], key=lambda r: r["depth"])):
+    span = max(depth.max() - depth.min(), 1.0) if len(depth) else 1.0
+    for i, r in enumerate(t[:5]):  # ranked worst first: a stacked column of labels with leader lines
         yy = min(max(r["sqnr_db"], lo), hi)
-        ax.annotate(r["op"], (r["depth"], yy), fontsize=7, xytext=(6, 10 + 11 * (i % 3) * (1 if i % 2 else -1)),
-                    textcoords="offset points", arrowprops=dict(arrowstyle="-", lw=0.5, color="0.4"))
+        ax.annotate(f"#{i + 1} {r['op']}", (r["depth"], yy), xytext=(r["depth"] + 0.08 * span, hi - (i + 1) * (hi - lo) * 0.08),
+                    fontsize=7, bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="0.7", alpha=0.9),
+                    arrowprops=dict(arrowstyle="-", lw=0.6, color="0.3"))
     ax.set_ylim(lo, hi)
     ax.set_xlabel("op position in the quantised graph")
     ax.set_ylabel("SQNR vs float parent (dB, higher is better)")
