@@ -32,9 +32,9 @@ def make_report(target: Path, out: Path, n: int = 8, builds_root: Path | None = 
 
 
 def render(ctx: dict) -> str:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from jinja2 import Environment, FileSystemLoader
 
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
     env.globals["pct"] = lambda v: "-" if v is None else f"{v:.2f}%"
     return env.get_template("report.html.j2").render(**ctx)
 
