@@ -75,18 +75,17 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
 @click.option("--latency-runs", type=click.IntRange(min=0), default=100, show_default=True,
               help="At least this many timed invokes per artifact and thread count (and at least 1 s); 0: no timing.")
 @click.option("--no-latency", is_flag=True, help="Accuracy and cost only, no timing (the same as --latency-runs 0).")
+@click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
 @click.option("--max-images", type=int, help="Score only the first N images.")
 @click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
 @REPORT
 @click.option("--update-baselines", is_flag=True,
               help="Rescore the built-in model's build on the fixed face set and rewrite scores/baselines/.")
-def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, max_images, imgsz, out,
-          report_dir, update_baselines):
-    """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s).
-
-    Exit code 0: every row scored; 1: some row has an error (the table and files are still
-    written); 2: bad usage or input."""
+def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, scales, max_images, imgsz,
+          out, report_dir, update_baselines):
+    """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s). Exit code
+    0: every row scored; 1: some row has an error (the files are still written); 2: bad input."""
     if update_baselines:  # the only way baselines change (eval.scoring.update_baselines)
         from eval.scoring import update_baselines as rewrite
 
@@ -95,6 +94,7 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
     from eval.defaults import BUILD, default_eval_data
     from eval.profile import LatencyOptions, machine, thread_counts
     from eval.runtimes import check_names
+    from eval.scales import check_scales
     from eval.scoring import ScoreOptions, artifacts_to_score, score_paths
     from scores.table import score_table, write_scores
 
@@ -103,7 +103,7 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
     ds = load_dataset(data or default_eval_data())
     opts = ScoreOptions(normaliser=normaliser, threads=thread_counts(threads), max_images=max_images, imgsz=imgsz,
                         latency=LatencyOptions(min_runs=max(latency_runs, 1)),
-                        time_latency=latency_runs > 0 and not no_latency)
+                        time_latency=latency_runs > 0 and not no_latency, scales=check_scales(scales.split(",")))
     faces = []
     rows = score_paths(files, ds, opts, rts, faces)
     out = Path(out) if out else BUILD / "scores" / ds.name

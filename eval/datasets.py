@@ -146,7 +146,7 @@ def read_yolo_pose(images: Path, kpt_shape: tuple[int, int] | None = None) -> Da
         lbl = Path(str(img).replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}")).with_suffix(".txt")
         if not lbl.exists():
             continue
-        h, w = _image_hw(img)
+        h, w = image_hw(img)
         try:
             pairs.append((img, _yolo_faces(lbl, w, h, kpt_shape), None))
         except ValueError as e:
@@ -154,7 +154,8 @@ def read_yolo_pose(images: Path, kpt_shape: tuple[int, int] | None = None) -> Da
     return _collect(pairs, images.parent.name, images)
 
 
-def _image_hw(img: Path) -> tuple[int, int]:
+def image_hw(img: Path) -> tuple[int, int]:
+    """(height, width) of an image file; (0, 0) when it cannot be read."""
     import cv2
     im = cv2.imread(str(img))
     if im is None:

@@ -27,6 +27,7 @@ class ScoreOptions(EvalOptions):
     latency: LatencyOptions = LatencyOptions()
     imgsz: int | None = None  # for .pt files scored alone
     time_latency: bool = True  # False: accuracy and cost only (a sweep times every artifact together later)
+    scales: tuple = ()  # faces also scored shrunk by these factors into clutter (eval.scales), besides 1
 
     def __post_init__(self):
         super().__post_init__()
@@ -97,7 +98,7 @@ def _cost(art: Artifact, runtime) -> tuple:
     return torch_cost(runtime.model, art.spec.imgsz)
 
 
-def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict) -> None:
+def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, scaled: dict | None = None) -> None:
     """Load, evaluate, count cost; the runtime stays open for timing at the first thread count."""
     gc.collect()
     start_mb = current_rss_mb()
@@ -122,7 +123,25 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict) -> None:
                       miss=100 * s.n_missed / max(s.n_faces, 1) if s else None, drift=d, parent=parent,
                       gflops=gflops, params_m=params, size_mb=file_mb(job.path),
                       peak_rss_mb=peak_rss_mb() - start_mb, eval_overhead=res.overhead_s / max(res.invoke_s, 1e-9),
-                      regions=s.regions if s else {}, skipped=[list(x) for x in res.skipped])
+                      regions=s.regions if s else {}, skipped=[list(x) for x in res.skipped],
+                      scales={f"{k:g}": _at_scale(job, art, d, opts) for k, d in (scaled or {}).items()})
+
+
+def _at_scale(job: _Job, art: Artifact, ds: Dataset, opts: ScoreOptions) -> dict:
+    """The same artifact on the faces of one other scale: accuracy, misses, and what the scale
+    means in this model's input pixels."""
+    from eval.scales import face_size_px
+
+    s = evaluate(job.rt, art, ds, opts).summary
+    return {"nme": s.nme, "fr10": s.fr[0.10], "auc10": s.auc[0.10], "miss": round(100 * s.n_missed / max(s.n_faces, 1), 2),
+            "faces": s.n_faces, "face_px": face_size_px(ds, art.spec.imgsz)}
+
+
+def _scaled(ds: Dataset, scales: tuple) -> dict:
+    """The rendered face sets of every scale but 1, made (or read from the cache) once per run."""
+    from eval.scales import scaled_dataset
+
+    return {s: scaled_dataset(ds, s) for s in scales if s != 1}
 
 
 def _guarded(job: _Job, fn) -> None:
@@ -198,9 +217,9 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
         jobs += [_Job(p, rt) for rt in names if not runtimes or rt in runtimes]
     if not jobs and not rows:
         raise UserError(f"no artifact among the {len(set(paths))} given runs on {', '.join(runtimes or ())}")
-    preds = {}
+    preds, scaled = {}, _scaled(ds, opts.scales)
     for j in jobs:
-        _guarded(j, lambda j=j: _accuracy(j, ds, opts, preds))
+        _guarded(j, lambda j=j: _accuracy(j, ds, opts, preds, scaled))
     if faces is not None:  # per-face errors for faces.csv, in the rows' order
         faces += [f for j in jobs if not j.error for f in j.faces]
     if opts.time_latency:

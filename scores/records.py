@@ -40,6 +40,7 @@ class ScoreRow:
     eval_overhead: float | None = None  # (reading, preprocess, decode, metrics) / invoke time
     note: str | None = None           # e.g. a quantised artifact slower than its float parent
     regions: dict = field(default_factory=dict)
+    scales: dict = field(default_factory=dict)  # "0.5" -> nme, fr10, auc10, miss, faces, face_px at that scale
     skipped: list = field(default_factory=list)
     error: str | None = None
 

@@ -60,6 +60,16 @@ def _short_path(p: str) -> str:
     return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
+def scale_keys(rows) -> list[str]:
+    """The extra scales any row was scored at, largest first."""
+    return sorted({k for r in rows for k in r.scales}, key=float, reverse=True)
+
+
+def scale_cells(row, keys) -> list:
+    """NME and miss rate at each extra scale (blank where the row has none)."""
+    return [("" if row.scales.get(k, {}).get(m) is None else row.scales[k][m]) for k in keys for m in ("nme", "miss")]
+
+
 def score_table(rows, fmt: str = "simple", machine: dict | None = None) -> str:
     """One table, better direction marked in the headers; a footer says how latency was
     measured and on what CPU, and counts skipped files."""
@@ -68,12 +78,19 @@ def score_table(rows, fmt: str = "simple", machine: dict | None = None) -> str:
     from scores.records import COLUMNS
 
     cols = [c for c in COLUMNS if c not in ("error", "note") or any(getattr(r, c) for r in rows)]
-    body = [_cells(r, cols) for r in rows]
-    text = tabulate(body, headers=[COLUMNS[c] for c in cols], tablefmt=fmt, floatfmt="g")
+    scales = scale_keys(rows)
+    body = [_cells(r, cols) + scale_cells(r, scales) for r in rows]
+    headers = [COLUMNS[c] for c in cols] + [h for k in scales for h in (f"NME% @{k} ↓", f"miss% @{k} ↓")]
+    text = tabulate(body, headers=headers, tablefmt=fmt, floatfmt="g")
     runs = sorted({r.latency_runs for r in rows if r.latency_runs})
     if runs:
         text += (f"\n\nms: median of the inference call alone ({runs[0]}-{runs[-1]} invokes each, interleaved "
                  "rounds, after warm-up); I/O ms: input/output conversion around it, not included.")
+    for k in scales:
+        px = sorted({r.scales[k]["face_px"] for r in rows if r.scales.get(k, {}).get("face_px")})
+        span = "" if not px else f"{px[0]:g}" if px[0] == px[-1] else f"{px[0]:g}-{px[-1]:g}"
+        size = f"; median face {span} px in the models' inputs" if px else ""
+        text += f"\n@{k}: every face shrunk to {k} of its size on a canvas of other images{size}."
     if machine:
         text += f"\nCPU: {machine.get('cpu')}, {machine.get('cores')} cores, " + \
             (", ".join(machine.get("features") or []) or "no AVX2/AVX-512/VNNI") + "."
@@ -110,9 +127,10 @@ def write_tables(rows, out_dir, machine: dict | None = None) -> dict:
     md.write_text(score_table(rows, "github", machine) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(list(COLUMNS))
+    scales = scale_keys(rows)
+    w.writerow(list(COLUMNS) + [f"{m}@{k}" for k in scales for m in ("nme", "miss")])
     for r in rows:
-        w.writerow(["" if getattr(r, c) is None else getattr(r, c) for c in COLUMNS])
+        w.writerow(["" if getattr(r, c) is None else getattr(r, c) for c in COLUMNS] + scale_cells(r, scales))
     (out_dir / "scores.csv").write_text(buf.getvalue())
     return {"md": md, "csv": out_dir / "scores.csv"}
 

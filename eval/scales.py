@@ -1,0 +1,139 @@
+"""Faces at other scales: each labelled image shrunk by a factor and placed, at a reproducible
+random position, on a canvas of its own size tiled with other images of the same set (clutter,
+other unlabelled faces), its points moved alike. The filler is drawn first and the shrunk
+image pasted over it, so nothing ever covers the labelled face. Rendered once per (data, scale,
+seed) into the cache as an ordinary .pts folder, so score, sweep and tox read the same files."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+from eval.datasets import Dataset, read_pts_folder
+
+VERSION = 1  # bump when the rendering changes: cached folders are keyed by it
+GRID = 2     # filler: GRID x GRID other images
+
+
+def check_scales(values) -> tuple[float, ...]:
+    """--scales "1,0.5,0.35": every value in (0, 1]; a usage error names the bad one."""
+    out = []
+    for v in values:
+        try:
+            s = float(v)
+        except ValueError:
+            raise UserError(f"--scales {v!r}: not a number (expected values in (0, 1], e.g. 1,0.5,0.35)") from None
+        if not 0 < s <= 1:
+            raise UserError(f"--scales {v}: outside (0, 1] (1 is the faces as they are, 0.5 half their size)")
+        out.append(s)
+    return tuple(dict.fromkeys(out))
+
+
+def scaled_dataset(ds: Dataset, scale: float, seed: int = 0, cache: Path | None = None) -> Dataset:
+    """ds with every labelled image shrunk by `scale` into clutter (cached; the same every time)."""
+    from core.files import fingerprint
+    from core.offline import CACHE
+
+    if not ds.labelled:
+        raise UserError(f"{ds.root}: --scales needs labelled faces (the points move with the face)")
+    if scale == 1:
+        return ds
+    key = fingerprint([s.image for s in ds.samples])[:12]
+    folder = Path(cache or CACHE) / "scales" / f"{ds.name}-{key}-v{VERSION}-seed{seed}-x{scale:g}"
+    if not (folder / ".done").is_file():
+        _render(ds, scale, seed, folder)
+    out = read_pts_folder(folder, origin=0)
+    out.name = f"{ds.name}@{scale:g}"
+    return out
+
+
+def _render(ds: Dataset, scale: float, seed: int, folder: Path) -> None:
+    import cv2
+
+    from core.files import write_text_atomic
+    from eval.preprocess import read_image
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for i, s in enumerate(ds.samples):
+        img = read_image(s.image)
+        if img is None:
+            continue  # the scaled set lacks it; the evaluator reports the original as skipped
+        rng = np.random.default_rng([seed, i])
+        canvas, faces = place(img, [np.asarray(f, np.float64) for f in s.faces], scale, rng,
+                              _filler(ds, i, rng, img.shape[:2]))
+        stem = f"{i:05d}_{Path(s.image).stem}"
+        cv2.imwrite(str(tmp / f"{stem}.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        write_text_atomic(tmp / f"{stem}.pts", "".join(_pts_block(f) for f in faces))
+    (tmp / ".done").write_text("")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.replace(folder)
+
+
+def place(img: np.ndarray, faces: list, scale: float, rng, canvas: np.ndarray) -> tuple[np.ndarray, list]:
+    """Paste img shrunk by scale onto canvas (same size) at a random position; the faces' points
+    follow the resize's own mapping of pixel centres, (p + 0.5) * f - 0.5, then the offset."""
+    import cv2
+
+    h, w = img.shape[:2]
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    y0, x0 = int(rng.integers(0, h - sh + 1)), int(rng.integers(0, w - sw + 1))
+    canvas = canvas.copy()
+    canvas[y0:y0 + sh, x0:x0 + sw] = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
+    f = np.array([sw / w, sh / h])
+    return canvas, [(p[:, :2] + 0.5) * f - 0.5 + (x0, y0) for p in faces]
+
+
+def _filler(ds: Dataset, i: int, rng, hw: tuple[int, int]) -> np.ndarray:
+    """A canvas of size hw tiled GRID x GRID with other images of the set (grey where unreadable)."""
+    import cv2
+
+    from eval.preprocess import read_image
+
+    h, w = hw
+    canvas = np.full((h, w, 3), 114, np.uint8)
+    others = [j for j in range(len(ds.samples)) if j != i]
+    picks = rng.choice(others, size=min(GRID * GRID, len(others)), replace=False) if others else []
+    for k, j in enumerate(picks):
+        other = read_image(ds.samples[int(j)].image)
+        if other is None:
+            continue
+        r, c = divmod(k, GRID)
+        y0, y1, x0, x1 = r * h // GRID, (r + 1) * h // GRID, c * w // GRID, (c + 1) * w // GRID
+        canvas[y0:y1, x0:x1] = cv2.resize(other, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    return canvas
+
+
+def _pts_block(points: np.ndarray) -> str:
+    body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in points)
+    return f"version: 1\nn_points: {len(points)}\n{{\n{body}\n}}\n"
+
+
+_SIZES: dict = {}
+
+
+def face_size_px(ds: Dataset, imgsz) -> float | None:
+    """The median labelled face's size (sqrt of its points' box area) in the model's input
+    pixels, after the letterbox: what a scale means for this input (once per set and size)."""
+    key = (str(ds.root), tuple(imgsz), len(ds.samples))
+    if key not in _SIZES:
+        _SIZES[key] = _face_size_px(ds, imgsz)
+    return _SIZES[key]
+
+
+def _face_size_px(ds: Dataset, imgsz) -> float | None:
+    from PIL import Image  # reads the header alone: the size without decoding the pixels
+
+    sizes = []
+    for s in ds.samples:
+        try:
+            with Image.open(s.image) as im:
+                hw = im.size[::-1]
+        except OSError:
+            continue
+        r = min(imgsz[0] / hw[0], imgsz[1] / hw[1])
+        sizes += [float(np.sqrt(np.prod(np.ptp(f[:, :2], 0)))) * r for f in s.faces]
+    return round(float(np.median(sizes)), 1) if sizes else None

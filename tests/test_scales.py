@@ -1,0 +1,84 @@
+"""Faces at other scales: the renderer (deterministic, points moved with the pixels, the face
+never covered) and `score --scales`."""
+import json
+
+import numpy as np
+import pytest
+
+from core.errors import UserError
+from eval.scales import check_scales, place, scaled_dataset
+from tests.conftest import run_cli
+
+
+def test_scales_are_checked():
+    assert check_scales(["1", "0.5", "0.35", "0.5"]) == (1.0, 0.5, 0.35)
+    for bad, why in (("0", "outside"), ("1.5", "outside"), ("-0.5", "outside"), ("half", "not a number")):
+        with pytest.raises(UserError, match=f"--scales .*{why}"):
+            check_scales([bad])
+
+
+def test_points_move_with_the_pixels_and_the_face_is_never_covered():
+    img = np.zeros((200, 300, 3), np.uint8)
+    pts = np.array([[60.0, 40.0], [250.0, 170.0], [150.0, 100.0]])
+    for x, y in pts.astype(int):
+        img[y - 2:y + 3, x - 2:x + 3] = 255
+    canvas = np.full_like(img, 77)
+    out, (moved,) = place(img, [pts], 0.5, np.random.default_rng(3), canvas)
+    assert out.shape == img.shape
+    for x, y in moved:  # each white square lands where its point went
+        patch = out[int(y) - 3:int(y) + 4, int(x) - 3:int(x) + 4, 0]
+        assert patch.max() > 150
+    # the shrunk image is whole: its 150 x 100 block holds no filler grey
+    x0, y0 = int(round(moved[2][0] - (150 + 0.5) * 0.5 + 0.5)), int(round(moved[2][1] - (100 + 0.5) * 0.5 + 0.5))
+    assert not (out[y0:y0 + 100, x0:x0 + 150] == 77).all(axis=2).any()
+
+
+@pytest.fixture()
+def tiny_set(tmp_path):
+    """Six synthetic labelled images (68 points each) as a .pts folder."""
+    import cv2
+
+    from eval.datasets import load_dataset
+
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        img = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+        cv2.imwrite(str(tmp_path / f"img{i}.png"), img)
+        pts = rng.uniform(40, 100, (68, 2))
+        body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts)
+        (tmp_path / f"img{i}.pts").write_text(f"version: 1\nn_points: 68\n{{\n{body}\n}}\n")
+    return load_dataset(tmp_path)
+
+
+def test_the_rendering_is_the_same_every_time(tiny_set, tmp_path):
+    a = scaled_dataset(tiny_set, 0.5, cache=tmp_path / "a")
+    b = scaled_dataset(tiny_set, 0.5, cache=tmp_path / "b")
+    assert a.name == f"{tiny_set.name}@0.5" and len(a.samples) == len(tiny_set.samples)
+    for sa, sb, s0 in zip(a.samples, b.samples, tiny_set.samples):
+        assert sa.image.read_bytes() == sb.image.read_bytes()
+        np.testing.assert_allclose(sa.faces[0], sb.faces[0])
+        span0, span = np.ptp(s0.faces[0], 0), np.ptp(sa.faces[0], 0)
+        np.testing.assert_allclose(span, span0 * 0.5, rtol=0.01)  # the face is half its size
+    assert scaled_dataset(tiny_set, 1) is tiny_set
+    assert scaled_dataset(tiny_set, 0.5, seed=1, cache=tmp_path / "a").samples[0].faces[0].tolist() != \
+        a.samples[0].faces[0].tolist()
+
+
+def test_unlabelled_images_cannot_be_scaled(tmp_path):
+    from eval.datasets import Dataset
+
+    with pytest.raises(UserError, match="needs labelled faces"):
+        scaled_dataset(Dataset("imgs", tmp_path, [], None), 0.5)
+
+
+@pytest.mark.shared_data
+def test_score_at_two_scales(default_model, faces, tmp_path):
+    code, out, err = run_cli("score", default_model, "--data", faces / "afw", "--scales", "1,0.5", "--max-images", "20",
+                             "--no-latency", "--out", tmp_path, env={"FACELM_CACHE": str(tmp_path / "cache")})
+    assert code == 0, err[-2000:]
+    row = json.loads((tmp_path / "scores.json").read_text())["rows"][0]
+    half = row["scales"]["0.5"]
+    assert half["faces"] == row["faces"] and half["nme"] > 0 and 0 <= half["miss"] <= 100
+    assert "NME% @0.5" in out and "every face shrunk to 0.5 of its size" in out
+    code, _, err = run_cli("score", default_model, "--scales", "1,2", "--no-latency", "--out", tmp_path / "x")
+    assert code == 2 and "--scales 2" in err and err.count("\n") == 1
