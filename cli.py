@@ -233,6 +233,7 @@ def calib(folder, n, imgsz):
               help="0 for a fine-tune (the warm-up's bias rate starts at 0.1).")
 @click.option("--degrees", type=float, default=0.0, show_default=True, help="Random rotation (+-degrees).")
 @click.option("--mosaic", type=float, default=1.0, show_default=True, help="Mosaic probability (0: none).")
+@click.option("--scale", type=float, default=0.5, show_default=True, help="Random zoom 1 -+ SCALE (small faces: more).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)

@@ -99,6 +99,9 @@ def _collect(pairs, name, root) -> Dataset:
             continue
         by_image.setdefault(image, []).extend(faces)
         counts.update(len(f) for f in faces)
+    # a scene labelled with no face (an empty label file): kept, so a detection there counts
+    # as a false positive; an image whose faces were all dropped below is not one of these
+    empty = {img for img, faces in by_image.items() if not faces}
     if len(counts) > 1:
         major = max(counts, key=lambda c: sum(len(f) == c for fs in by_image.values() for f in fs))
         for img in list(by_image):
@@ -107,7 +110,7 @@ def _collect(pairs, name, root) -> Dataset:
                 skipped.append((str(img), f"{len(bad[0])} points where the dataset has {major}"))
                 by_image[img] = [f for f in by_image[img] if len(f) == major]
         counts = {major}
-    samples = [Sample(img, tuple(f)) for img, f in sorted(by_image.items()) if f]
+    samples = [Sample(img, tuple(f)) for img, f in sorted(by_image.items()) if f or (img in empty and counts)]
     return Dataset(name, root, samples, counts.pop() if counts else None, skipped)
 
 

@@ -38,6 +38,7 @@ class EvalResult:
     overhead_s: float = 0.0                          # image reading, preprocess, decode, metrics
     n_images: int = 0
     matches: dict = field(default_factory=dict)      # image -> [(gt face, detection or None, nme)]
+    false_positives: int = 0                         # detections that match no labelled face
 
 
 def point_mapping(model_points: int, data_points: int, source: str) -> tuple[list[int], list[int], list[int]]:
@@ -70,7 +71,9 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
             gts = [g[d_idx] for g in s.faces]
             preds = [f.points[m_idx] for f in faces]
             res.matches[str(s.image)] = found = []
-            for gi, pi in enumerate(match(gts, preds)):
+            pairs = match(gts, preds)
+            res.false_positives += len(preds) - sum(pi is not None for pi in pairs)
+            for gi, pi in enumerate(pairs):
                 if pi is None:
                     nmes.append(float("inf"))
                     found.append((gi, None, float("inf")))

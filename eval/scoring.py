@@ -121,6 +121,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, scaled: d
                       nme=s.nme if s else None, fr08=s.fr[0.08] if s else None, fr10=s.fr[0.10] if s else None,
                       auc08=s.auc[0.08] if s else None, auc10=s.auc[0.10] if s else None,
                       miss=100 * s.n_missed / max(s.n_faces, 1) if s else None, drift=d, parent=parent,
+                      fp=res.false_positives / max(res.n_images, 1) if s else None,
                       gflops=gflops, params_m=params, size_mb=file_mb(job.path),
                       peak_rss_mb=peak_rss_mb() - start_mb, eval_overhead=res.overhead_s / max(res.invoke_s, 1e-9),
                       regions=s.regions if s else {}, skipped=[list(x) for x in res.skipped],

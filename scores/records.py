@@ -26,6 +26,7 @@ class ScoreRow:
     auc08: float | None = None
     auc10: float | None = None
     miss: float | None = None         # percent of ground-truth faces with no detection
+    fp: float | None = None           # detections matching no labelled face, per image (labelled data)
     drift: float | None = None        # NME (percent) against the float parent's landmarks
     parent: str | None = None
     gflops: float | None = None
@@ -45,7 +46,7 @@ class ScoreRow:
     error: str | None = None
 
     def __post_init__(self):
-        for f, nd in (("nme", 3), ("fr08", 2), ("fr10", 2), ("auc08", 4), ("auc10", 4), ("miss", 2), ("drift", 3),
+        for f, nd in (("nme", 3), ("fr08", 2), ("fr10", 2), ("auc08", 4), ("auc10", 4), ("miss", 2), ("fp", 3), ("drift", 3),
                       ("gflops", 3), ("params_m", 3), ("size_mb", 3), ("ms_1t", 3), ("p90_1t", 3), ("ms_2t", 3),
                       ("io_ms", 3), ("peak_rss_mb", 1), ("eval_overhead", 3)):
             object.__setattr__(self, f, _r(getattr(self, f), nd))
@@ -55,7 +56,7 @@ class ScoreRow:
 COLUMNS = {
     "artifact": "artifact", "runtime": "runtime", "kind": "kind",
     "nme": "NME% ↓", "fr10": "FR@0.10% ↓", "auc10": "AUC@0.10 ↑",
-    "miss": "miss% ↓", "drift": "drift% ↓", "gflops": "GFLOPs ↓",
+    "miss": "miss% ↓", "fp": "FP/img ↓", "drift": "drift% ↓", "gflops": "GFLOPs ↓",
     "size_mb": "MB ↓", "ms_1t": "ms 1t ↓", "ms_2t": "ms 2t ↓", "io_ms": "I/O ms",
     "peak_rss_mb": "+RSS MB ↓", "note": "note", "error": "error",
 }

@@ -82,3 +82,31 @@ def test_score_at_two_scales(default_model, faces, tmp_path):
     assert "NME% @0.5" in out and "every face shrunk to 0.5 of its size" in out
     code, _, err = run_cli("score", default_model, "--scales", "1,2", "--no-latency", "--out", tmp_path / "x")
     assert code == 2 and "--scales 2" in err and err.count("\n") == 1
+
+
+@pytest.mark.shared_data
+def test_a_scene_with_no_labelled_face_counts_false_positives(default_model, faces, tmp_path):
+    """A YOLO-pose data set whose second image is labelled with no face: the face the model
+    finds there is a false positive (per image), not a miss and not dropped."""
+    import shutil
+
+    from eval.datasets import load_dataset
+
+    src = load_dataset(faces / "afw").samples[:2]
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    for i, s in enumerate(src):
+        shutil.copyfile(s.image, tmp_path / "images" / f"s{i}.jpg")
+        h, w = __import__("cv2").imread(str(s.image)).shape[:2]
+        lines = []
+        for f in s.faces if i == 0 else ():
+            (x0, y0), (x1, y1) = f.min(0), f.max(0)
+            kp = " ".join(f"{x / w:.6f} {y / h:.6f} 2" for x, y in f)
+            lines.append(f"0 {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f} {kp}")
+        (tmp_path / "labels" / f"s{i}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+    ds = load_dataset(tmp_path)
+    assert [len(s.faces) for s in ds.samples] == [1, 0]
+    code, out, err = run_cli("score", default_model, "--data", tmp_path, "--no-latency", "--out", tmp_path / "s")
+    assert code == 0, err[-2000:]
+    row = json.loads((tmp_path / "s" / "scores.json").read_text())["rows"][0]
+    assert row["images"] == 2 and row["faces"] == 1 and row["miss"] == 0 and row["fp"] >= 0.5

@@ -104,7 +104,7 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     code = ("import json, torch\nfrom pathlib import Path\nfrom train.run import TrainOptions, train\n"
             f"b = train(Path({str(tmp_path / 'tr')!r}), Path({str(tmp_path / 'va')!r}), Path({str(tmp_path / 'ft')!r}), "
             f"TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125, act='relu6', device='cpu', init=Path({str(best)!r}),"
-            " optimizer='SGD', lr0=0.001, warmup_epochs=0, degrees=12.5, mosaic=0.0))\n"
+            " optimizer='SGD', lr0=0.001, warmup_epochs=0, degrees=12.5, mosaic=0.0, scale=0.7))\n"
             "ms = [torch.load(p, weights_only=False)['model'] for p in "
             f"(Path({str(best)!r}), b)]\n"
             "def corr(get):\n"
@@ -117,9 +117,9 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
 
     ft_args = yaml.safe_load((tmp_path / "ft" / "run" / "args.yaml").read_text())
     assert (ft_args["optimizer"], ft_args["lr0"], ft_args["warmup_epochs"]) == ("SGD", 0.001, 0)
-    assert (ft_args["degrees"], ft_args["mosaic"]) == (12.5, 0.0)
+    assert (ft_args["degrees"], ft_args["mosaic"], ft_args["scale"]) == (12.5, 0.0, 0.7)
     ft_card = json.loads((tmp_path / "ft" / "run" / "weights" / "best.card.json").read_text())
-    assert ft_card["train"]["device"].endswith("fliplr 0.5 with flip_idx, degrees 12.5, mosaic 0.0")
+    assert ft_card["train"]["device"].endswith("fliplr 0.5 with flip_idx, degrees 12.5, mosaic 0.0, scale 0.7")
 
     code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib",
                            tmp_path / "tr", "--verify-data", tmp_path / "va")

@@ -34,6 +34,7 @@ class TrainOptions:
     # Augmentation beyond ultralytics' defaults (translate, scale, colour, flips with flip_idx).
     degrees: float = 0.0        # random rotation, +-degrees (faces roll: AFW's 99th percentile is 24)
     mosaic: float = 1.0         # mosaic probability; it is turned off for the last 10 epochs anyway
+    scale: float = 0.5          # random zoom in 1 -+ scale (ultralytics' own default 0.5): small faces need more
 
     def __post_init__(self):
         if self.n_kpts not in (51, 68):
@@ -52,19 +53,20 @@ class TrainOptions:
             raise ValueError(f"lr0 {self.lr0}: give a named optimizer (auto picks its own rate) and 0 < lr0 < 1")
         if self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs {self.warmup_epochs} is negative")
-        if not 0 <= self.degrees <= 180 or not 0 <= self.mosaic <= 1:
-            raise ValueError(f"degrees {self.degrees} / mosaic {self.mosaic}: need 0..180 and 0..1")
+        if not 0 <= self.degrees <= 180 or not 0 <= self.mosaic <= 1 or not 0 <= self.scale < 1:
+            raise ValueError(f"degrees {self.degrees} / mosaic {self.mosaic} / scale {self.scale}: need 0..180, 0..1 "
+                             "and 0..<1")
 
     def augmentation(self) -> str:
         """The augmentation beyond ultralytics' defaults, for the card."""
         changed = [f"{f.name} {getattr(self, f.name)}" for f in fields(self)
-                   if f.name in ("degrees", "mosaic") and getattr(self, f.name) != f.default]
+                   if f.name in ("degrees", "mosaic", "scale") and getattr(self, f.name) != f.default]
         return ", ".join(["fliplr 0.5 with flip_idx", *changed])
 
     def recipe(self) -> dict:
         """The optimizer, warm-up and augmentation arguments of ultralytics' train()."""
         out = dict(optimizer=self.optimizer, warmup_epochs=self.warmup_epochs, degrees=self.degrees,
-                   mosaic=self.mosaic)
+                   mosaic=self.mosaic, scale=self.scale)
         if self.lr0 is not None:
             out["lr0"] = self.lr0
         return out
