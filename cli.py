@@ -1,7 +1,5 @@
-"""facelm: compile pose checkpoints to ONNX/TFLite and score every artifact on every runtime.
-
-Each command parses its options and calls one library function; heavy libraries are imported
-inside the commands so `--help` is instant."""
+"""facelm: compile pose checkpoints to ONNX/TFLite and score every artifact on every runtime. Each
+command parses its options and calls one library function; heavy imports wait, so --help is instant."""
 from __future__ import annotations
 
 import sys
@@ -158,10 +156,11 @@ def _exit_on_failed_rows(named_errors: list) -> None:
 @click.option("--latency-on", type=click.Choice(["driver", "worker"]), default="driver", show_default=True,
               help="Time every artifact on this machine, or on the worker that made it (labelled with its CPU).")
 @click.option("--latency-runs", type=int, default=100, show_default=True)
+@click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True)
 @REPORT
 def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, budget_mb, budget_gflops, workers,
-          ray_address, latency_on, latency_runs, out, report_dir):
+          ray_address, latency_on, latency_runs, scales, out, report_dir):
     """Which checkpoint, input size and precision to ship: compile and score every combination of
     CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
 
@@ -169,12 +168,13 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, b
     from explore.jobs import SweepOptions
     from explore.driver import check_imgsz, sweep as run
     from eval.profile import LatencyOptions
+    from eval.scales import check_scales
     from explore.pareto import Budgets
     from explore.report import headline, table
 
     sizes = check_imgsz([s.strip() for s in imgsz.split(",") if s.strip()])
     opts = SweepOptions(imgsz=sizes, precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
-                        data=data, calib_data=calib_data, calib_n=calib_n,
+                        data=data, calib_data=calib_data, calib_n=calib_n, scales=check_scales(scales.split(",")),
                         budgets=Budgets(budget_ms, budget_mb, budget_gflops), workers=workers, ray=ray_address,
                         latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs))
     points, files = run(checkpoints, out, opts)

@@ -25,7 +25,8 @@ def default_workers(n_jobs: int) -> int:
 def _job_args(job: Job, folder: Path, opts: SweepOptions) -> tuple:
     lat = opts.latency if opts.latency_on == "worker" else None
     return (str(job.checkpoint), job.imgsz, tuple(opts.precisions), str(folder),
-            str(opts.data) if opts.data else None, str(opts.calib_data) if opts.calib_data else None, opts.calib_n, lat)
+            str(opts.data) if opts.data else None, str(opts.calib_data) if opts.calib_data else None, opts.calib_n, lat,
+            tuple(opts.scales))
 
 
 def _pool(todo: list, opts: SweepOptions, done):
@@ -136,7 +137,7 @@ def _points(job: Job, folder, key, res: dict, lat: dict, opts: SweepOptions) -> 
         pts.append(SweepPoint(**base, precision=r["precision"], artifact=r["artifact"], kind=r["kind"], nme=r["nme"],
                               miss=r["miss"], drift=r["drift"], ms=_r(t.get("median_ms")), p90_ms=_r(t.get("p90_ms")),
                               size_mb=r["size_mb"], gflops=r["gflops"], cpu=t.get("cpu") or res.get("cpu", ""),
-                              error=r["error"]))
+                              error=r["error"], scales=r.get("scales") or {}))
     return pts
 
 

@@ -33,6 +33,7 @@ class SweepOptions:
     latency_on: str = "driver"          # or "worker" (labelled with the worker's CPU)
     latency: LatencyOptions = LatencyOptions()
     progress: bool = True
+    scales: tuple = ()                  # faces also scored shrunk by these factors (eval.scales)
 
     def __post_init__(self):
         bad = [p for p in self.precisions if p not in PRECISION_STAGE]
@@ -82,11 +83,12 @@ def job_key(job: Job, digest: str, opts: SweepOptions) -> dict:
 
     return {"version": VERSION, "checkpoint_sha256": digest, "imgsz": job.imgsz, "precisions": list(opts.precisions),
             "data": data_fingerprint(opts.data or default_eval_data()), "calib_n": opts.calib_n,
-            "calib": data_fingerprint(opts.calib_data or default_calib_data())}
+            "calib": data_fingerprint(opts.calib_data or default_calib_data()),
+            **({"scales": extra} if (extra := [s for s in opts.scales if s != 1]) else {})}
 
 
 def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: str | None, calib_data: str | None,
-            calib_n: int, latency: LatencyOptions | None = None) -> dict:
+            calib_n: int, latency: LatencyOptions | None = None, scales: tuple = ()) -> dict:
     """Compile one checkpoint at one size and score its artifacts (accuracy and cost; latency
     too when `latency` is given, on this machine). Returns plain data; never raises."""
     from core.offline import prepare
@@ -95,13 +97,13 @@ def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: 
     t0 = time.perf_counter()
     try:
         rows, cpu, lat = _compile_and_score(Path(checkpoint), imgsz, precisions, Path(out_dir), data, calib_data,
-                                            calib_n, latency)
+                                            calib_n, latency, scales)
         return {"rows": rows, "latency": lat, "cpu": cpu, "seconds": round(time.perf_counter() - t0, 1)}
     except Exception as e:  # noqa: BLE001  a failing job is a row, not a crash
         return {"error": row_error(e), "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib_data, calib_n, latency):
+def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib_data, calib_n, latency, scales=()):
     from compiler.pipeline import CompileOptions, compile_checkpoint
     from eval.datasets import load_dataset
     from eval.defaults import default_eval_data
@@ -119,7 +121,7 @@ def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib
     precision_of = {str(paths[PRECISION_STAGE[p]]): p for p in precisions}
     arts = [Path(a) for a in precision_of]
     ds = load_dataset(data or default_eval_data())
-    rows = score_paths(arts, ds, ScoreOptions(threads=(1,), time_latency=False, progress=False), ("tflite",))
+    rows = score_paths(arts, ds, ScoreOptions(threads=(1,), time_latency=False, progress=False, scales=scales), ("tflite",))
     lat = {}
     if latency is not None:
         lat = {Path(p).name: asdict(t) for p, t in time_artifacts(arts, 1, latency, progress=False).items()}

@@ -6,7 +6,7 @@ other point is at least as good on both and better on one."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class SweepPoint:
     error: str | None = None
     front_ms: bool = False    # on the NME x latency front
     front_mb: bool = False    # on the NME x size front
+    scales: dict = field(default_factory=dict)  # "0.5" -> nme, miss, ... at that scale (score --scales)
 
     @property
     def label(self) -> str:

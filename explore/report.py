@@ -39,8 +39,11 @@ def table(points: list[SweepPoint], fmt: str = "simple") -> str:
     cols = [c for c in COLUMNS if c[0] != "error" or any(p.error for p in points)]
     if len({p.cpu for p in points if p.ms is not None}) > 1:  # heterogeneous workers: say where each ms is from
         cols.insert(6, ("cpu", "timed on"))
-    return tabulate([[_cell(p, c) for c, _ in cols] for p in points], headers=[h for _, h in cols], tablefmt=fmt,
-                    floatfmt="g")
+    scales = sorted({k for p in points for k in p.scales}, key=float, reverse=True)
+    extra = [(k, m) for k in scales for m in ("nme", "miss")]
+    body = [[_cell(p, c) for c, _ in cols] + [p.scales.get(k, {}).get(m, "") for k, m in extra] for p in points]
+    return tabulate(body, headers=[h for _, h in cols] + [f"{'NME' if m == 'nme' else 'miss'}% @{k} ↓" for k, m in extra],
+                    tablefmt=fmt, floatfmt="g")
 
 
 def write_report(points: list[SweepPoint], budgets: Budgets, out: Path, machine: dict) -> dict:

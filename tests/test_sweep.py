@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import run_cli
 
-ARGS = ("--imgsz", "96", "--precision", "fp32,int8", "--calib-n", "8", "--latency-runs", "10", "--budget-ms", "50")
+ARGS = ("--imgsz", "96", "--precision", "fp32,int8", "--calib-n", "8", "--latency-runs", "10", "--budget-ms", "50",
+        "--scales", "1,0.5")
 
 
 def _links(src: Path, dst: Path, n: int) -> Path:
@@ -58,6 +59,8 @@ def test_sweep_reports_every_artifact_and_failures_as_rows(local_run):
     assert all(p["error"] is None and p["nme"] > 0 and p["ms"] > 0 and p["size_mb"] > 0 for p in good)
     assert good[1]["kind"] == "int8-int8-io" and good[1]["size_mb"] < good[0]["size_mb"] / 2
     assert good[1]["front_ms"]  # the fastest point is always on the front
+    assert all(p["scales"]["0.5"]["nme"] > 0 and p["scales"]["0.5"]["faces"] > 0 for p in good)
+    assert "NME% @0.5" in stdout
     assert "not a readable ultralytics checkpoint" in pts[("notes.pt", 96, "int8")]["error"]
     assert "Best under the budget (ms <= 50)" in stdout and "python cli.py package" in stdout
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
