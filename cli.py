@@ -82,8 +82,7 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
               help="Rescore the built-in model's build on the fixed face set and rewrite scores/baselines/.")
 def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, scales, max_images, imgsz,
           out, report_dir, update_baselines):
-    """Score PATHS (.pt/.onnx/.tflite) or, with --all, every artifact of the build(s). Exit code
-    0: every row scored; 1: some row has an error (the files are still written); 2: bad input."""
+    """Score PATHS (.pt/.onnx/.tflite) or, with --all, every build's artifacts. Exit 0: all scored; 1: a row failed."""
     if update_baselines:  # the only way baselines change (eval.scoring.update_baselines)
         from eval.scoring import update_baselines as rewrite
 
@@ -234,6 +233,7 @@ def calib(folder, n, imgsz):
 @click.option("--degrees", type=float, default=0.0, show_default=True, help="Random rotation (+-degrees).")
 @click.option("--mosaic", type=float, default=1.0, show_default=True, help="Mosaic probability (0: none).")
 @click.option("--scale", type=float, default=0.5, show_default=True, help="Random zoom 1 -+ SCALE (small faces: more).")
+@click.option("--zoom-out", default="", help="Extra training copies of every face shrunk into clutter, e.g. 0.5,0.7.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)

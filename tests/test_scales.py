@@ -110,3 +110,19 @@ def test_a_scene_with_no_labelled_face_counts_false_positives(default_model, fac
     assert code == 0, err[-2000:]
     row = json.loads((tmp_path / "s" / "scores.json").read_text())["rows"][0]
     assert row["images"] == 2 and row["faces"] == 1 and row["miss"] == 0 and row["fp"] >= 0.5
+
+
+def test_training_copies_shrunk_into_clutter(tiny_set, tmp_path):
+    """train --zoom-out: each factor adds every training face again, from the same renderer."""
+    from eval.datasets import load_dataset
+    from train.yolo_data import build_yolo_dataset
+
+    src = tiny_set.root
+    data = build_yolo_dataset(src, src, tmp_path / "yolo", 51, zoom_out=(0.5,))
+    train = sorted((tmp_path / "yolo" / "images" / "train").iterdir())
+    assert len(train) == 2 * len(tiny_set.samples) and sum(p.name.startswith("zoom0.5_") for p in train) == 6
+    back = load_dataset(data)
+    assert len(back.samples) == len(tiny_set.samples)  # the val split is left as it is
+    labels = tmp_path / "yolo" / "labels" / "train"
+    plain, small = ((labels / n).read_text().split() for n in ("img0.txt", "zoom0.5_00000_img0.txt"))
+    assert float(small[3]) / float(plain[3]) == pytest.approx(0.5, rel=0.05)  # the face's box is half as wide

@@ -35,6 +35,7 @@ class TrainOptions:
     degrees: float = 0.0        # random rotation, +-degrees (faces roll: AFW's 99th percentile is 24)
     mosaic: float = 1.0         # mosaic probability; it is turned off for the last 10 epochs anyway
     scale: float = 0.5          # random zoom in 1 -+ scale (ultralytics' own default 0.5): small faces need more
+    zoom_out: tuple = ()        # extra training copies, each face shrunk by these factors into clutter
 
     def __post_init__(self):
         if self.n_kpts not in (51, 68):
@@ -53,14 +54,21 @@ class TrainOptions:
             raise ValueError(f"lr0 {self.lr0}: give a named optimizer (auto picks its own rate) and 0 < lr0 < 1")
         if self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs {self.warmup_epochs} is negative")
+        if isinstance(self.zoom_out, str):  # "0.5,0.7" from the command line
+            try:
+                object.__setattr__(self, "zoom_out", tuple(float(z) for z in self.zoom_out.split(",") if z.strip()))
+            except ValueError:
+                raise ValueError(f"zoom_out {self.zoom_out!r}: expected factors like 0.5,0.7") from None
+        if any(not 0 < z < 1 for z in self.zoom_out):
+            raise ValueError(f"zoom_out {','.join(map(str, self.zoom_out))}: factors must be in (0, 1)")
         if not 0 <= self.degrees <= 180 or not 0 <= self.mosaic <= 1 or not 0 <= self.scale < 1:
             raise ValueError(f"degrees {self.degrees} / mosaic {self.mosaic} / scale {self.scale}: need 0..180, 0..1 "
                              "and 0..<1")
 
     def augmentation(self) -> str:
         """The augmentation beyond ultralytics' defaults, for the card."""
-        changed = [f"{f.name} {getattr(self, f.name)}" for f in fields(self)
-                   if f.name in ("degrees", "mosaic", "scale") and getattr(self, f.name) != f.default]
+        changed = [f"{f.name.replace('_', '-')} {_text(getattr(self, f.name))}" for f in fields(self)
+                   if f.name in ("degrees", "mosaic", "scale", "zoom_out") and getattr(self, f.name) != f.default]
         return ", ".join(["fliplr 0.5 with flip_idx", *changed])
 
     def recipe(self) -> dict:
@@ -73,6 +81,10 @@ class TrainOptions:
 
 
 OPTIMIZERS = ("auto", "SGD", "AdamW")
+
+
+def _text(v) -> str:
+    return ",".join(f"{x:g}" for x in v) if isinstance(v, tuple) else str(v)
 
 
 def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command: str = "") -> Path:
@@ -135,7 +147,7 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
             raise UserError(f"{last}: that training finished; nothing to resume (train anew, or to more epochs)")
         model, args = YOLO(str(last)), dict(resume=True, **run_args)
     else:
-        data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts)
+        data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts, opts.zoom_out)
         model = YOLO(str(model_config(opts, out)), task="pose")
         if opts.init:
             if not Path(opts.init).is_file():

@@ -44,8 +44,9 @@ def label_line(points: np.ndarray, box_points: np.ndarray, w: int, h: int) -> st
     return " ".join(f"{v:.6f}" if isinstance(v, float) else str(v) for v in vals)
 
 
-def write_split(ds: Dataset, out: Path, split: str, n_kpts: int) -> int:
-    """Link a dataset's images under out/images/split and write labels; returns faces written."""
+def write_split(ds: Dataset, out: Path, split: str, n_kpts: int, prefix: str = "") -> int:
+    """Link a dataset's images under out/images/split (names prefixed) and write labels;
+    returns faces written."""
     import cv2
 
     img_dir, lbl_dir = out / "images" / split, out / "labels" / split
@@ -58,18 +59,22 @@ def write_split(ds: Dataset, out: Path, split: str, n_kpts: int) -> int:
             continue
         h, w = im.shape[:2]
         rows = [label_line(select_points(f, ds.n_points, n_kpts), f, w, h) for f in s.faces]
-        link = img_dir / s.image.name
+        link = img_dir / f"{prefix}{s.image.name}"
         if link.is_symlink() or link.exists():
             link.unlink()
         os.symlink(s.image.resolve(), link)
-        (lbl_dir / s.image.with_suffix(".txt").name).write_text("\n".join(rows) + "\n")
+        (lbl_dir / f"{prefix}{s.image.with_suffix('.txt').name}").write_text("\n".join(rows) + "\n")
         n += len(rows)
     return n
 
 
-def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 51) -> Path:
-    """Write a YOLO-pose dataset from two labelled folders; returns the data YAML's path."""
+def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 51, zoom_out: tuple = ()) -> Path:
+    """Write a YOLO-pose dataset from two labelled folders; returns the data YAML's path.
+    zoom_out: for each factor, every training face again, shrunk by it into a canvas of other
+    training images (eval.scales, the renderer `score --scales` measures with; seeded apart)."""
     import yaml
+
+    from eval.scales import scaled_dataset
 
     counts = {}
     for split, src in (("train", train_dir), ("val", val_dir)):
@@ -77,6 +82,8 @@ def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 
         if not ds.labelled:
             raise ValueError(f"{src}: no landmark annotations found")
         counts[split] = write_split(ds, out, split, n_kpts)
+        for i, s in enumerate(zoom_out if split == "train" else ()):
+            counts[split] += write_split(scaled_dataset(ds, s, seed=1000 + i), out, split, n_kpts, f"zoom{s:g}_")
     cfg = {
         "path": str(out.resolve()), "train": "images/train", "val": "images/val",
         "kpt_shape": [n_kpts, 3], "flip_idx": list(flip_indices(n_kpts)), "names": {0: "face"},
