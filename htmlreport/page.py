@@ -2,7 +2,6 @@
 atomically: a failed report never leaves a half page, nor replaces a good one."""
 from __future__ import annotations
 
-import html
 import shutil
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ def _score_table(rows, machine) -> tuple[str, str]:
 
     text = score_table(rows, "html", machine)
     table, _, footer = text.partition("</table>")
-    return table + "</table>", html.escape(footer.strip())
+    return table + "</table>", footer.strip()  # the template escapes the footer
 
 
 def _scores(inp: ReportInputs, tmp: Path, n: int) -> dict:
