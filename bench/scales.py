@@ -43,7 +43,7 @@ def main() -> None:
     t2 = time.perf_counter()
     table = []
     for r in rows:
-        line = {"artifact": Path(r.artifact).name, "NME@1": r.nme, "miss@1": r.miss}
+        line = {"artifact": "/".join(Path(r.artifact).parts[-3:]), "NME@1": r.nme, "miss@1": r.miss}
         for k, v in r.scales.items():
             line.update({f"NME@{k}": v["nme"], f"x@{k}": round(v["nme"] / r.nme, 2), f"miss@{k}": v["miss"],
                          f"face px@{k}": v["face_px"]})
