@@ -144,10 +144,14 @@ def time_interleaved(items: dict, opts: LatencyOptions = LatencyOptions(), desc:
     est = {}
     for k, (rt, x) in items.items():
         rt.feed(x)
-        t = time.perf_counter()
+        calls = []
         for _ in range(max(opts.warmup, 1)):
+            t = time.perf_counter()
             rt.invoke()
-        est[k] = max((time.perf_counter() - t) / max(opts.warmup, 1), 1e-6)
+            calls.append(time.perf_counter() - t)
+        # the fastest warm-up call: a slow first call (or one hiccup) would plan too few runs
+        # and break the promise of at least min_seconds of timed calls
+        est[k] = max(min(calls), 1e-6)
     per_round = {k: math.ceil(max(opts.min_runs, opts.min_seconds / est[k]) / opts.rounds) for k in items}
     samples = {k: [] for k in items}
     rounds = range(opts.rounds)
