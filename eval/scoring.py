@@ -125,7 +125,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, scaled: d
                       gflops=gflops, params_m=params, size_mb=file_mb(job.path),
                       peak_rss_mb=peak_rss_mb() - start_mb, eval_overhead=res.overhead_s / max(res.invoke_s, 1e-9),
                       regions=s.regions if s else {}, skipped=[list(x) for x in res.skipped],
-                      scales={f"{k:g}": _at_scale(job, art, d, opts) for k, d in (scaled or {}).items()})
+                      scales={f"{f:g}": _at_scale(job, art, sds, opts) for f, sds in (scaled or {}).items()})
 
 
 def _at_scale(job: _Job, art: Artifact, ds: Dataset, opts: ScoreOptions) -> dict:
