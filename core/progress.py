@@ -40,8 +40,7 @@ class LineProgress:
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        step = 1 if not self.total or self.total <= 20 else self.total
-        if self.n - self._printed >= step or (self.total and self.n >= self.total and self._printed < self.n):
+        if not self.total or self.total <= 20 or self.n >= self.total > self._printed:
             self._line()
 
     def set_description(self, desc: str) -> None:

@@ -25,10 +25,17 @@ class Drawer:
 
         self.ds = load_dataset(data) if data and Path(data).exists() else None
         self.samples = {str(s.image): s for s in self.ds.samples} if self.ds else {}
-        self.out, self._rts = Path(out_dir), {}
+        self.out, self._rts, self._found = Path(out_dir), {}, {}
 
     def _faces(self, artifact: str, runtime: str, sample, img):
-        """The artifact's points matched to each labelled face (shared points), None for a miss."""
+        """The artifact's points matched to each labelled face (shared points), None for a miss;
+        once per artifact and image (a face can be in both galleries, a parent in many)."""
+        key = (artifact, runtime, str(sample.image))
+        if key not in self._found:
+            self._found[key] = self._match(artifact, runtime, sample, img)
+        return self._found[key]
+
+    def _match(self, artifact: str, runtime: str, sample, img):
         from eval.artifact import describe
         from eval.evaluate import point_mapping
         from eval.infer import detect
