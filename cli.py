@@ -47,7 +47,7 @@ def main(debug):
 @click.option("--calib-n", type=int, default=100, show_default=True, help="Calibration images to select.")
 @click.option("--verify-data", type=click.Path(path_type=Path), help="Face folder for verification and the INT8 guard.")
 def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_data):
-    """Compile CHECKPOINT (.pt or .onnx, or a built-in model's name: face51-s, face51-m;
+    """Compile CHECKPOINT (.pt or .onnx, or a built-in model's name: face51-s, face51-m, face51-xs;
     default: face51-s) into verified artifacts."""
     from compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
     from eval.defaults import DEFAULT_MODEL, resolve_model
@@ -67,19 +67,16 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
 @click.option("--build", type=click.Path(path_type=Path), help="Build folder to score (default: every one under build/).")
 @click.option("--data", type=click.Path(path_type=Path), help="Faces: .pts folder, images/+labels/, YOLO data YAML, or images.")
 @click.option("--runtimes", default=None, help="Comma-separated: pytorch,onnxruntime,tflite (default: all that fit).")
-@click.option("--normaliser", type=click.Choice(["inter-ocular", "inter-pupil", "bbox"]), default="inter-ocular",
-              show_default=True)
+@click.option("--normaliser", type=click.Choice(["inter-ocular", "inter-pupil", "bbox"]), default="inter-ocular", show_default=True)
 @click.option("--threads", default="1,2", show_default=True, help="Thread counts for latency.")
-@click.option("--latency-runs", type=click.IntRange(min=0), default=100, show_default=True,
-              help="At least this many timed invokes per artifact and thread count (and at least 1 s); 0: no timing.")
+@click.option("--latency-runs", type=click.IntRange(min=0), default=100, show_default=True, help="Timed invokes (and >= 1 s); 0: none.")
 @click.option("--no-latency", is_flag=True, help="Accuracy and cost only, no timing (the same as --latency-runs 0).")
 @click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
 @click.option("--max-images", type=int, help="Score only the first N images.")
 @click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
 @REPORT
-@click.option("--update-baselines", is_flag=True,
-              help="Rescore the built-in model's build on the fixed face set and rewrite scores/baselines/.")
+@click.option("--update-baselines", is_flag=True, help="Rescore the built-in model's build; rewrite scores/baselines/.")
 def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, scales, max_images, imgsz,
           out, report_dir, update_baselines):
     """Score PATHS (.pt/.onnx/.tflite) or, with --all, every build's artifacts. Exit 0: all scored; 1: a row failed."""
@@ -156,10 +153,12 @@ def _exit_on_failed_rows(named_errors: list) -> None:
               help="Time every artifact on this machine, or on the worker that made it (labelled with its CPU).")
 @click.option("--latency-runs", type=int, default=100, show_default=True)
 @click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
+@click.option("--reference", multiple=True, type=click.Path(path_type=Path), help="A foreign .tflite/.onnx scored and timed beside.")
+@click.option("--max-miss", type=float, default=1.0, show_default=True, help="Miss budget, %: above it no front, no pick.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True)
 @REPORT
 def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, budget_mb, budget_gflops, workers,
-          ray_address, latency_on, latency_runs, scales, out, report_dir):
+          ray_address, latency_on, latency_runs, scales, reference, max_miss, out, report_dir):
     """Which checkpoint, input size and precision to ship: compile and score every combination of
     CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
 
@@ -169,16 +168,18 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, b
     from eval.profile import LatencyOptions
     from eval.scales import check_scales
     from explore.pareto import Budgets
-    from explore.report import headline, table
+    from explore.reference import check_references
+    from explore.report import excluded, headline, table
 
     sizes = check_imgsz([s.strip() for s in imgsz.split(",") if s.strip()])
     opts = SweepOptions(imgsz=sizes, precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
                         data=data, calib_data=calib_data, calib_n=calib_n, scales=check_scales(scales.split(",")),
                         budgets=Budgets(budget_ms, budget_mb, budget_gflops), workers=workers, ray=ray_address,
-                        latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs))
+                        latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs), max_miss=max_miss,
+                        references=check_references(reference))
     points, files = run(checkpoints, out, opts)
     click.echo(table(points))
-    click.echo("\n" + headline(points, opts.budgets))
+    click.echo("\n" + "\n".join(filter(None, (excluded(points, max_miss), headline(points, opts.budgets)))))
     click.echo(f"\nsaved {files['png']}, {files['md']}, {files['csv']}, {files['json']}")
     _report(out, report_dir)
     _exit_on_failed_rows([(p.label, p.error) for p in points])
@@ -219,17 +220,16 @@ def calib(folder, n, imgsz):
 @click.option("--epochs", type=int, default=300, show_default=True)
 @click.option("--hours", type=float, default=None, help="Time budget; the epoch count is re-planned to fit.")
 @click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--width", type=float, default=0.25, show_default=True,
-              help="Channel width multiple: 0.25 is YOLOv8n; 0.125 is about 2x faster in INT8 (bench/latency.py).")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (the first GPU when torch sees one, else every CPU core), cpu, 0 or 0,1.")
+@click.option("--width", type=float, default=0.25, show_default=True, help="Channel width multiple: 0.25 is YOLOv8n.")
+@click.option("--max-channels", type=int, help="Widest layer in channels (default: 1024 x width).")
+@click.option("--kpt-channels", type=int, help="Keypoint head width (default: ultralytics' 3 x points).")
+@click.option("--levels", default="3,4,5", show_default=True, help="Pyramid levels that carry the head (strides 8-32).")
+@click.option("--device", default="auto", show_default=True, help="auto (a GPU, else every CPU core), cpu, 0 or 0,1.")
 @click.option("--workers", type=int, help="Data-loader workers (default: 6 on a GPU, none on CPU).")
 @click.option("--act", type=click.Choice(list(ACTIVATIONS)), default="silu", show_default=True, help="Activation of every convolution.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="auto", show_default=True,
-              help="auto: ultralytics' choice (SGD 0.01 for long runs, AdamW 0.002 for short ones).")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="auto", show_default=True, help="auto: ultralytics' choice.")
 @click.option("--lr0", type=float, help="Initial learning rate (needs a named --optimizer); small for a fine-tune.")
-@click.option("--warmup-epochs", type=float, default=3.0, show_default=True,
-              help="0 for a fine-tune (the warm-up's bias rate starts at 0.1).")
+@click.option("--warmup-epochs", type=float, default=3.0, show_default=True, help="0 for a fine-tune.")
 @click.option("--degrees", type=float, default=0.0, show_default=True, help="Random rotation (+-degrees).")
 @click.option("--mosaic", type=float, default=1.0, show_default=True, help="Mosaic probability (0: none).")
 @click.option("--scale", type=float, default=0.5, show_default=True, help="Random zoom 1 -+ SCALE (small faces: more).")

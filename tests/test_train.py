@@ -46,17 +46,22 @@ def test_label_line_marks_points_outside_the_image_invisible():
     assert vals[5:8] == ["0.100000", "0.100000", "2"] and vals[8:] == ["0.000000", "0.000000", "0"]
 
 
-@pytest.mark.slow
-def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
-    rng = np.random.default_rng(0)
+def _handful(tmp_path, seed=1):
+    """Six noise images with face-like points each for training (tr/) and validation (va/)."""
+    rng = np.random.default_rng(seed)
     for split in ("tr", "va"):
         d = tmp_path / split
         d.mkdir()
         for i in range(6):
-            img = rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)
-            cv2.imwrite(str(d / f"{i}.jpg"), img)
+            cv2.imwrite(str(d / f"{i}.jpg"), rng.integers(0, 255, (96, 96, 3), dtype=np.uint8))
             pts = _face68(rng) * 0.8 + 5
             (d / f"{i}.pts").write_text("{\n" + "\n".join(f"{x} {y}" for x, y in pts) + "\n}\n")
+    return tmp_path / "tr", tmp_path / "va"
+
+
+@pytest.mark.slow
+def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
+    _handful(tmp_path, seed=0)
     from pathlib import Path
 
     from tests.conftest import run_python
@@ -128,6 +133,58 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
                              "--latency-runs", "5", "--out", tmp_path / "scores")
     assert code == 0, err[-2000:]
     assert "int8-int8-io" in out
+
+
+@pytest.mark.slow
+def test_shape_levers_build_the_network_they_name_and_it_compiles(tmp_path):
+    """--kpt-channels, --max-channels and --levels: the checkpoint holds that network (plain
+    ultralytics modules, loadable by ultralytics alone), the card names the levers, and the
+    two-level head goes through full integer and the shared decoder."""
+    from tests.conftest import run_cli, run_python
+
+    tr, va = _handful(tmp_path)
+    code, _, err = run_cli("train", "--train", tr, "--val", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1",
+                           "--batch", "4", "--kpt-channels", "16", "--max-channels", "64", "--levels", "4,5",
+                           "--out", tmp_path / "out")
+    assert code == 0, err[-2000:]
+    best = tmp_path / "out" / "run" / "weights" / "best.pt"
+    code = ("import json, torch\nfrom ultralytics import YOLO\n"
+            f"m = YOLO({str(best)!r}).model\nh = m.model[-1]\n"
+            "convs = [x for x in m.modules() if isinstance(x, torch.nn.Conv2d)]\n"
+            "print(json.dumps({'kpt': [b[0].conv.out_channels for b in h.cv4], 'strides': h.stride.tolist(),\n"
+            "                  'widest': max(c.out_channels for c in convs if c not in [b[-1] for b in h.cv4]),\n"
+            "                  'layers': len(m.model)}))")
+    net = run_python(code)
+    assert net["kpt"] == [16, 16] and net["strides"] == [16.0, 32.0] and net["widest"] <= 64, net
+    assert net["layers"] == 23  # YOLOv8n-pose's 23 layers: levels 4,5 need every neck layer up to P5
+    import json
+
+    card = json.loads(best.with_suffix(".card.json").read_text())
+    assert "kpt-channels 16, max-channels 64, levels 4,5" in card["architecture"]
+    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib", tr,
+                           "--verify-data", va)
+    assert code == 0, err[-2000:]
+    code, out, err = run_cli("score", "--build", tmp_path / "build", "--data", va, "--no-latency",
+                             "--out", tmp_path / "scores")
+    assert code == 0 and "int8-int8-io" in out, err[-2000:]
+
+
+def test_shape_levers_bad_input(tmp_path):
+    from tests.conftest import run_cli
+    from train.run import TrainOptions
+    from train.shape import apply_levels
+
+    for bad, msg in (({"levels": "3,5"}, "consecutive"), ({"levels": "2,3"}, "has levels 3,4,5"),
+                     ({"levels": "x"}, "expected pyramid levels"), ({"kpt_channels": 4}, "kpt-channels 4"),
+                     ({"max_channels": 4096}, "max-channels 4096")):
+        with pytest.raises(ValueError, match=msg):
+            TrainOptions(**bad)
+    assert TrainOptions(levels="5,4").levels == (4, 5)
+    cfg = {"head": [["a"], ["b"], ["c"], ["d"], ["e"], ["f"], [[15, 18, 21], 1, "Pose", ["nc", "kpt_shape"]]]}
+    apply_levels(cfg, (3, 4))  # the layers that only fed P5 go with it
+    assert cfg["head"] == [["a"], ["b"], ["c"], [[15, 18], 1, "Pose", ["nc", "kpt_shape"]]]
+    code, _, err = run_cli("train", "--train", tmp_path, "--val", tmp_path, "--levels", "3,6", "--out", tmp_path / "o")
+    assert code == 2 and "levels '3,6'" in err and "Traceback" not in err and not (tmp_path / "o").exists()
 
 
 def test_device_resolution(monkeypatch):

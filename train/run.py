@@ -23,6 +23,10 @@ class TrainOptions:
     device: str = "auto"        # auto, cpu, 0, 0,1
     workers: int | None = None  # data-loader workers; default 6 on a GPU, none on CPU
     act: str = "silu"           # train.device.ACTIVATIONS
+    # The network's shape beyond the width multiple (train/shape.py): face51-xs's levers.
+    kpt_channels: int | None = None  # keypoint head width; None: ultralytics' max(channels / 4, 3 x points)
+    max_channels: int | None = None  # widest layer (channels after --width); None: YOLOv8n's 1024 x width
+    levels: tuple = (3, 4, 5)        # pyramid levels that carry the head (strides 8, 16, 32)
     resume: bool = False        # continue out/run/weights/last.pt
     init: Path | None = None    # start from this checkpoint's weights (every layer whose shape fits)
     # The schedule. ultralytics' "auto" picks SGD at lr0 0.01 for long runs (AdamW 0.002 for short
@@ -45,7 +49,12 @@ class TrainOptions:
         if not 0.0625 <= self.width <= 1.0:
             raise ValueError(f"width {self.width} is outside 0.0625..1")
         from train.device import ACTIVATIONS
+        from train.shape import parse_levels
 
+        object.__setattr__(self, "levels", parse_levels(self.levels))
+        for name in ("kpt_channels", "max_channels"):
+            if getattr(self, name) is not None and not 8 <= getattr(self, name) <= 1024:
+                raise ValueError(f"{name.replace('_', '-')} {getattr(self, name)} is outside 8..1024")
         if self.act not in ACTIVATIONS:
             raise ValueError(f"act {self.act!r}: choose from {', '.join(ACTIVATIONS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -67,9 +76,16 @@ class TrainOptions:
 
     def augmentation(self) -> str:
         """The augmentation beyond ultralytics' defaults, for the card."""
-        changed = [f"{f.name.replace('_', '-')} {_text(getattr(self, f.name))}" for f in fields(self)
-                   if f.name in ("degrees", "mosaic", "scale", "zoom_out") and getattr(self, f.name) != f.default]
-        return ", ".join(["fliplr 0.5 with flip_idx", *changed])
+        return ", ".join(["fliplr 0.5 with flip_idx", *self._changed("degrees", "mosaic", "scale", "zoom_out")])
+
+    def shape(self) -> str:
+        """The shape options that differ from YOLOv8n's, for the card: ', kpt-channels 32, ...'."""
+        return "".join(", " + p for p in self._changed("kpt_channels", "max_channels", "levels"))
+
+    def _changed(self, *names: str) -> list[str]:
+        """'name value' of each named option that differs from its default."""
+        return [f"{f.name.replace('_', '-')} {_text(getattr(self, f.name))}" for f in fields(self)
+                if f.name in names and getattr(self, f.name) != f.default]
 
     def recipe(self) -> dict:
         """The optimizer, warm-up and augmentation arguments of ultralytics' train()."""
@@ -115,7 +131,7 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
     best, summary, why = pick_by_nme(best.parent, val_dir)
     card = card_for(best, val_dir, summary, command=command, wall_seconds=wall_seconds,
                     train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
-                    arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, {opts.act}, 1 class",
+                    arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, {opts.act}, 1 class{opts.shape()}",
                     device=f"{device}, {opts.augmentation()}")
     card["train"]["selected"] = why
     init_card = Path(opts.init).with_suffix(".card.json") if opts.init else None
@@ -157,6 +173,9 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
         args = dict(data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, plots=False,
                     cache="ram", seed=opts.seed, deterministic=False, project=str(out.resolve()), name="run",
                     exist_ok=True, fliplr=0.5, verbose=False, **opts.recipe(), **run_args, **extra)
+    from train.shape import face_trainer
+
+    args["trainer"] = face_trainer()  # builds the network the config describes, keypoint head width included
     if not dev.cuda:
         # ultralytics trains on cpu_count-1 torch threads: one of this machine's two cores sat
         # idle (86 s an epoch at 224). Every core, set again at each epoch start because
@@ -193,12 +212,20 @@ def model_config(opts: TrainOptions, out: Path) -> Path:
     from train.device import ACTIVATIONS
     import yaml
 
+    from train.shape import apply_levels
+
     cfg = scaled_config(opts.width, opts.model_yaml)
     cfg.update(nc=1, kpt_shape=[opts.n_kpts, 3])
+    if opts.max_channels:  # ultralytics caps a layer at max_channels before multiplying by the width
+        cfg["scales"]["w"][2] = opts.max_channels / opts.width
+    if opts.kpt_channels:
+        cfg["kpt_channels"] = opts.kpt_channels  # read by train.shape.face_trainer
+    if opts.levels != (3, 4, 5):
+        apply_levels(cfg, opts.levels)
     if ACTIVATIONS[opts.act]:
         cfg["activation"] = ACTIVATIONS[opts.act]
     # no yolov8<scale> in the name: ultralytics takes the only scale
-    path = out / f"face-pose-{opts.n_kpts}-w{opts.width}-{opts.act}.yaml"
+    path = out / f"face-pose-{opts.n_kpts}-w{opts.width}-{opts.act}{opts.shape().replace(', ', '-').replace(' ', '')}.yaml"
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path

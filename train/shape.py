@@ -1,0 +1,69 @@
+"""The network's shape beyond ultralytics' width multiple: which levels carry the pose head, the
+widest layer, and the keypoint head's own width.
+
+ultralytics sizes the keypoint head's convolutions by the point count (max(channels / 4, 3 x
+points) = 153 channels of 3x3 convolutions on every level for 51 points): at a 64 px input that
+is 40% of face51-s's GFLOPs. Its YAML cannot say otherwise, so the trainer below builds the
+network from the YAML and then narrows each level's keypoint branch to `kpt_channels`. The
+checkpoint pickles the narrowed modules (plain Conv and Conv2d), so ultralytics itself, the
+compiler and the evaluator load it as any other pose checkpoint; a resume reads the width back
+from the YAML the checkpoint keeps (key `kpt_channels`)."""
+from __future__ import annotations
+
+#: The pose head's inputs in yolov8-pose.yaml, by pyramid level (P3: stride 8 ... P5: stride 32).
+LEVELS = (3, 4, 5)
+
+
+def parse_levels(text) -> tuple[int, ...]:
+    """'4,5' -> (4, 5): consecutive levels of 3..5, the decoder's doubling strides."""
+    try:
+        lv = tuple(sorted({int(x) for x in str(text).split(",") if x.strip()})) if not isinstance(text, tuple) else text
+    except ValueError:
+        raise ValueError(f"levels {text!r}: expected pyramid levels like 4,5") from None
+    if not lv or any(x not in LEVELS for x in lv):
+        raise ValueError(f"levels {text!r}: the network has levels {','.join(map(str, LEVELS))} (strides 8, 16, 32)")
+    if lv != tuple(range(lv[0], lv[-1] + 1)):
+        raise ValueError(f"levels {text!r}: levels must be consecutive (the strides double level to level)")
+    return lv
+
+
+def apply_levels(cfg: dict, levels: tuple[int, ...]) -> None:
+    """Point the pose head of a yolov8-pose config at `levels` and drop the neck layers that only
+    fed the levels above the highest one (Conv, Concat, C2f per level), so no unused layer runs."""
+    head = cfg["head"]
+    pose = head[-1]
+    if len(pose[0]) != len(LEVELS):
+        raise ValueError(f"the config's pose head reads {len(pose[0])} levels, not {len(LEVELS)}: cannot choose levels")
+    drop = 3 * (LEVELS[-1] - levels[-1])
+    body = head[:-1][:len(head) - 1 - drop]
+    cfg["head"] = body + [[[pose[0][LEVELS.index(lv)] for lv in levels], *pose[1:]]]
+
+
+def narrow_keypoint_head(model, channels: int | None) -> None:
+    """Rebuild each level's keypoint branch of a PoseModel at `channels` wide (None: as built)."""
+    if not channels:
+        return
+    from torch import nn
+    from ultralytics.nn.modules import Conv
+
+    head = model.model[-1]
+    ins = [branch[0].conv.in_channels for branch in head.cv4]
+    head.cv4 = nn.ModuleList(nn.Sequential(Conv(c, channels, 3), Conv(channels, channels, 3),
+                                           nn.Conv2d(channels, head.nk, 1)) for c in ins)
+
+
+def face_trainer():
+    """ultralytics' PoseTrainer whose model follows the config's `kpt_channels`."""
+    from ultralytics.models.yolo.pose import PoseTrainer
+    from ultralytics.nn.tasks import yaml_model_load
+
+    class FacePoseTrainer(PoseTrainer):
+        def get_model(self, cfg=None, weights=None, verbose=True):
+            model = super().get_model(cfg=cfg, weights=None, verbose=verbose)
+            spec = cfg if isinstance(cfg, dict) else yaml_model_load(cfg) if cfg else {}
+            narrow_keypoint_head(model, spec.get("kpt_channels"))
+            if weights:
+                model.load(weights)  # every tensor whose shape fits
+            return model
+
+    return FacePoseTrainer
