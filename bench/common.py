@@ -35,3 +35,15 @@ def default_checkpoint() -> Path:
     if not DEFAULT_MODEL.exists():
         sys.exit(f"{DEFAULT_MODEL} is missing: train it first (python cli.py train) or set FACELM_MODEL")
     return DEFAULT_MODEL
+
+
+def built_artifact(build: Path, stage: str = "int8") -> Path:
+    """A build's TFLite of one precision (<stem>_<stage>.tflite), compiling the built-in model of
+    the build's name (build/face51_xs: face51-xs) when the file is missing."""
+    art = build / f"{build.name}_{stage}.tflite"
+    if not art.is_file():
+        from compiler.pipeline import CompileOptions, compile_checkpoint
+        from eval.defaults import resolve_model
+
+        compile_checkpoint(resolve_model(build.name.replace("_", "-")), build, CompileOptions(), progress=False)
+    return art

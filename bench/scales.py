@@ -22,6 +22,7 @@ def main() -> None:
     from core.offline import prepare
 
     prepare()
+    from common import built_artifact
     from tabulate import tabulate
 
     from eval.datasets import load_dataset
@@ -34,7 +35,7 @@ def main() -> None:
     ap.add_argument("--scales", default="1,0.5,0.35")
     a = ap.parse_args()
     scales = check_scales(a.scales.split(","))
-    arts = [_int8(Path(b)) for b in a.builds.split(",")]
+    arts = [built_artifact(Path(b)) for b in a.builds.split(",")]
     ds = load_dataset(default_eval_data())
     t0 = time.perf_counter()
     score_paths(arts, ds, ScoreOptions(time_latency=False, progress=False), ("tflite",))
@@ -51,17 +52,6 @@ def main() -> None:
     print(tabulate(table, headers="keys", tablefmt="github"))
     print(f"\nscore at one scale {t1 - t0:.1f} s; with --scales {a.scales} {t2 - t1:.1f} s "
           f"(x{(t2 - t1) / (t1 - t0):.2f}, target <= 3; the first run also renders the scaled faces into the cache)")
-
-
-def _int8(build: Path) -> Path:
-    """The build's full-integer TFLite, compiling the built-in model of that name when missing."""
-    art = build / f"{build.name}_int8.tflite"
-    if not art.is_file():
-        from compiler.pipeline import CompileOptions, compile_checkpoint
-        from eval.defaults import resolve_model
-
-        compile_checkpoint(resolve_model(build.name.replace("_", "-")), build, CompileOptions(), progress=False)
-    return art
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ rounds (unless --latency-on worker), and the report is written."""
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from explore.jobs import (Job, SweepOptions, find_checkpoints, job_dir, job_key, load_cached,
@@ -86,11 +86,13 @@ def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[
             _pool(todo, opts, done)
     finally:
         bar.close()
-    if opts.latency_on == "driver":
-        _time_on_driver(jobs, results, opts)
-    points = mark_fronts([p for job in jobs for p in _points(job, *results[job], opts)])
+    refs = _references(opts)
+    if opts.latency_on == "driver" or refs:
+        _time_on_driver(jobs, results, opts, refs)
+    points = mark_fronts([p for job in jobs for p in _points(job, *results[job], opts)] + list(refs.values()),
+                         opts.max_miss)
     cpu = machine()
-    return points, write_report(points, opts.budgets, out, cpu)
+    return points, write_report(points, opts.budgets, out, cpu, opts.max_miss)
 
 
 def _summary(job: Job, res: dict) -> str:
@@ -101,8 +103,16 @@ def _summary(job: Job, res: dict) -> str:
     return head + f"{res['seconds']} s; {figs}"
 
 
-def _time_on_driver(jobs, results, opts: SweepOptions) -> None:
-    """Every artifact without a latency from this machine, timed together in interleaved rounds."""
+def _references(opts: SweepOptions) -> dict:
+    """path -> its SweepPoint (accuracy and cost; latency is added with the candidates')."""
+    from explore.reference import score_reference
+
+    return {p: score_reference(p, opts.data, opts.scales) for p in opts.references}
+
+
+def _time_on_driver(jobs, results, opts: SweepOptions, refs: dict) -> None:
+    """Every artifact without a latency from this machine, timed together in interleaved rounds.
+    With references, every artifact is timed again beside them: one run, one machine state."""
     from eval.profile import machine
     from eval.profile import time_artifacts
 
@@ -111,13 +121,17 @@ def _time_on_driver(jobs, results, opts: SweepOptions) -> None:
     for job in jobs:
         folder, key, res, lat = results[job]
         for r in res.get("rows", []):
-            name = Path(r["artifact"]).name
-            have = lat.get(name)
-            if r.get("error") is None and not (have and have.get("cpu") == cpu and have.get("opts") == asdict(opts.latency)):
+            have = lat.get(Path(r["artifact"]).name)
+            fresh = have and have.get("cpu") == cpu and have.get("opts") == asdict(opts.latency)
+            if r.get("error") is None and (refs or not fresh):
                 stale[Path(r["artifact"])] = job
-    if not stale:
+    ok_refs = [p for p, pt in refs.items() if pt.error is None]
+    if not stale and not ok_refs:
         return
-    timed = time_artifacts(list(stale), 1, opts.latency, progress=opts.progress)
+    timed = time_artifacts(list(stale) + ok_refs, 1, opts.latency, progress=opts.progress)
+    for p in ok_refs:
+        t = timed.get(p)
+        refs[p] = replace(refs[p], ms=_r(t.median_ms) if t else None, p90_ms=_r(t.p90_ms) if t else None, cpu=cpu)
     for path, job in stale.items():
         folder, key, res, lat = results[job]
         if path in timed:

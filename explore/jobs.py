@@ -12,7 +12,7 @@ from pathlib import Path
 from core.errors import UserError, row_error
 from core.files import fingerprint, read_manifest, sha256, write_json_atomic
 from eval.profile import LatencyOptions
-from explore.pareto import Budgets
+from explore.pareto import MAX_MISS, Budgets
 
 #: precision -> the PIPELINE stage that makes it (the phone ships TFLite; int8 is full integer)
 PRECISION_STAGE = {"fp32": "tflite_fp32", "fp16": "tflite_fp16", "int8": "tflite_int8"}
@@ -34,8 +34,12 @@ class SweepOptions:
     latency: LatencyOptions = LatencyOptions()
     progress: bool = True
     scales: tuple = ()                  # faces also scored shrunk by these factors (eval.scales)
+    references: tuple = ()              # foreign files scored and timed beside the candidates
+    max_miss: float = MAX_MISS          # percent of faces; above it an artifact competes for nothing
 
     def __post_init__(self):
+        if not 0 <= self.max_miss <= 100:
+            raise UserError(f"--max-miss {self.max_miss}: a percentage of faces, 0..100")
         bad = [p for p in self.precisions if p not in PRECISION_STAGE]
         if bad or not self.precisions:
             raise UserError(f"--precision {','.join(bad) or '(empty)'}: choose from {', '.join(PRECISION_STAGE)}")

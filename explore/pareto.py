@@ -2,7 +2,10 @@
 
 A point is one artifact of a sweep (checkpoint x input size x precision) with the figures that
 decide what to ship. Lower is better on every axis; a point is on the front of two axes when no
-other point is at least as good on both and better on one."""
+other point is at least as good on both and better on one. Only shippable points compete: a
+reference row (another team's file) and an artifact that misses more faces than the miss budget
+(its NME counts only the faces it found, so a model that drops hard faces looks accurate) are
+kept out of every front and every pick."""
 from __future__ import annotations
 
 import math
@@ -28,12 +31,18 @@ class SweepPoint:
     front_ms: bool = False    # on the NME x latency front
     front_mb: bool = False    # on the NME x size front
     scales: dict = field(default_factory=dict)  # "0.5" -> nme, miss, ... at that scale (score --scales)
+    reference: bool = False   # a foreign file scored beside the candidates (--reference)
+    over_miss: bool = False   # misses more faces than the sweep's miss budget (--max-miss)
 
     @property
     def label(self) -> str:
         from pathlib import Path
 
-        return f"{Path(self.checkpoint).stem}@{self.imgsz} {self.precision}"
+        return f"{'reference ' if self.reference else ''}{Path(self.checkpoint).stem}@{self.imgsz} {self.precision}"
+
+    @property
+    def shippable(self) -> bool:
+        return not self.reference and not self.over_miss
 
 
 def _val(v) -> float:
@@ -41,8 +50,10 @@ def _val(v) -> float:
 
 
 def front(points: list, x: str, y: str = "nme") -> list[bool]:
-    """Membership of each point in the front minimising (x, y); points without both are out."""
-    xs = [(_val(getattr(p, x)), _val(getattr(p, y))) for p in points]
+    """Membership of each point in the front minimising (x, y); points without both, and points
+    that are not shippable, are out (and dominate nothing)."""
+    xs = [(_val(getattr(p, x)), _val(getattr(p, y))) if getattr(p, "shippable", True) else (math.inf, math.inf)
+          for p in points]
     out = []
     for i, (a, b) in enumerate(xs):
         if math.isinf(a) or math.isinf(b):
@@ -52,7 +63,13 @@ def front(points: list, x: str, y: str = "nme") -> list[bool]:
     return out
 
 
-def mark_fronts(points: list[SweepPoint]) -> list[SweepPoint]:
+#: The default miss budget, percent of labelled faces (sweep --max-miss).
+MAX_MISS = 1.0
+
+
+def mark_fronts(points: list[SweepPoint], max_miss: float = MAX_MISS) -> list[SweepPoint]:
+    """Flag the points over the miss budget, then mark both fronts among the rest."""
+    points = [replace(p, over_miss=p.miss is not None and p.miss > max_miss) for p in points]
     fm, fb = front(points, "ms"), front(points, "size_mb")
     return [replace(p, front_ms=a, front_mb=b) for p, a, b in zip(points, fm, fb)]
 
@@ -76,6 +93,6 @@ class Budgets:
 
 
 def best_under(points: list[SweepPoint], budgets: Budgets) -> SweepPoint | None:
-    """The lowest-NME artifact (fewest misses first) that fits every budget."""
-    ok = [p for p in points if p.error is None and p.nme is not None and budgets.fits(p)]
+    """The lowest-NME shippable artifact (fewest misses first) that fits every budget."""
+    ok = [p for p in points if p.error is None and p.nme is not None and p.shippable and budgets.fits(p)]
     return min(ok, key=lambda p: (_val(p.miss), p.nme, _val(p.ms))) if ok else None

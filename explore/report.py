@@ -12,10 +12,12 @@ from explore.pareto import Budgets, SweepPoint, best_under
 
 COLUMNS = (("label", "checkpoint@imgsz precision"), ("kind", "kind"), ("nme", "NME% ↓"), ("miss", "miss% ↓"),
            ("drift", "drift% ↓"), ("ms", "ms 1t ↓"), ("size_mb", "MB ↓"), ("gflops", "GFLOPs ↓"),
-           ("front_ms", "front (ms)"), ("front_mb", "front (MB)"), ("error", "error"))
+           ("front_ms", "front (ms)"), ("front_mb", "front (MB)"), ("status", "competes"), ("error", "error"))
 
 
 def _cell(p: SweepPoint, c: str):
+    if c == "status":
+        return "no: reference" if p.reference else "no: over miss budget" if p.over_miss else "yes"
     v = p.label if c == "label" else getattr(p, c)
     if c.startswith("front_"):
         return "★" if v else ""
@@ -46,16 +48,29 @@ def table(points: list[SweepPoint], fmt: str = "simple") -> str:
                     tablefmt=fmt, floatfmt="g")
 
 
-def write_report(points: list[SweepPoint], budgets: Budgets, out: Path, machine: dict) -> dict:
+def excluded(points: list[SweepPoint], max_miss: float) -> str:
+    """The lines that say which artifacts compete for nothing, and why."""
+    over = [p for p in points if p.over_miss and not p.reference]
+    lines = [f"Over the miss budget ({max_miss:g}% of faces; drawn hollow, never on a front or picked): "
+             + ", ".join(f"{p.label} ({p.miss}%)" for p in over)] if over else []
+    refs = [p for p in points if p.reference]
+    lines += [f"Reference: {p.label}: NME {p.nme}%, miss {p.miss}%, {p.ms} ms, {p.size_mb} MB, {p.gflops} GFLOPs "
+              f"({p.artifact})" for p in refs]
+    return "\n".join(lines)
+
+
+def write_report(points: list[SweepPoint], budgets: Budgets, out: Path, machine: dict, max_miss: float = 1.0) -> dict:
     """Every file of the report; returns their paths."""
     out = Path(out)
     cpu = f"latency: the inference call alone, 1 thread, on {machine.get('cpu')} ({', '.join(machine.get('features') or [])})"
     files = {"json": out / "sweep.json", "md": out / "sweep.md", "csv": out / "sweep.csv", "png": out / "pareto.png"}
-    write_json_atomic(files["json"], {"machine": machine, "budgets": asdict(budgets),
+    write_json_atomic(files["json"], {"machine": machine, "budgets": asdict(budgets), "max_miss": max_miss,
                                       "best": asdict(b) if (b := best_under(points, budgets)) and budgets else None,
                                       "points": [asdict(p) for p in points]})
-    write_text_atomic(files["md"], f"{headline(points, budgets)}\n\n{table(points, 'github')}\n\n★: on the Pareto "
-                                   f"front (NME against latency, or against size). {cpu}.\n")
+    notes = excluded(points, max_miss)
+    write_text_atomic(files["md"], f"{headline(points, budgets)}\n\n{notes + chr(10) * 2 if notes else ''}"
+                                   f"{table(points, 'github')}\n\n★: on the Pareto front (NME against latency, or "
+                                   f"against size). {cpu}.\n")
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["checkpoint", "imgsz", "precision", *[c for c, _ in COLUMNS[1:]], "artifact"])
@@ -78,11 +93,7 @@ def plot(points: list[SweepPoint], path: Path, budgets: Budgets, caption: str) -
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
     for ax, x, flag, xlabel, limit in ((axes[0], "ms", "front_ms", "latency, ms (1 thread)", budgets.ms),
                                        (axes[1], "size_mb", "front_mb", "size, MB", budgets.mb)):
-        for prec, marker in (("fp32", "o"), ("fp16", "s"), ("int8", "^")):
-            pts = [p for p in ok if p.precision == prec and getattr(p, x) is not None]
-            if not pts:
-                continue
-            ax.scatter([getattr(p, x) for p in pts], [p.nme for p in pts], marker=marker, label=prec, alpha=0.7)
+        _scatter(ax, ok, x)
         fr = sorted((p for p in ok if getattr(p, flag)), key=lambda p: getattr(p, x))
         if fr:
             ax.step([getattr(p, x) for p in fr], [p.nme for p in fr], where="post", color="k", lw=1, label="front")
@@ -108,3 +119,21 @@ def plot(points: list[SweepPoint], path: Path, budgets: Budgets, caption: str) -
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(path)
+
+
+def _scatter(ax, ok: list[SweepPoint], x: str) -> None:
+    """Candidates by precision (hollow when over the miss budget), references as labelled stars."""
+    for i, (prec, marker) in enumerate((("fp32", "o"), ("fp16", "s"), ("int8", "^"))):
+        for over in (False, True):
+            pts = [p for p in ok if p.precision == prec and not p.reference and p.over_miss == over
+                   and getattr(p, x) is not None]
+            if pts:
+                ax.scatter([getattr(p, x) for p in pts], [p.nme for p in pts], marker=marker, alpha=0.8,
+                           facecolors="none" if over else f"C{i}", edgecolors=f"C{i}",
+                           label=f"{prec}, over miss budget" if over else prec)
+    refs = [p for p in ok if p.reference and getattr(p, x) is not None]
+    for p in refs:
+        ax.scatter([getattr(p, x)], [p.nme], marker="*", s=260, color="crimson", zorder=5,
+                   label="reference" if p is refs[0] else None)
+        ax.annotate(p.label, (getattr(p, x), p.nme), fontsize=8, color="crimson", xytext=(6, -10),
+                    textcoords="offset points")

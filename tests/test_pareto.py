@@ -38,3 +38,23 @@ def test_latency_from_several_machines_is_labelled():
     one = [_p("a", 5.0, 1.0, cpu="X"), _p("b", 6.0, 2.0, cpu="X")]
     two = [_p("a", 5.0, 1.0, cpu="X"), _p("b", 6.0, 2.0, cpu="Y")]
     assert "timed on" not in table(one) and "timed on" in table(two)
+
+
+def test_miss_budget_keeps_face_droppers_off_the_front_and_the_pick():
+    # d is fastest and "most accurate" because it dropped 36% of the faces (hard ones): without a
+    # miss budget it would be on the latency front and dominate a
+    pts = mark_fronts([_p("a", 5.0, 10.0), _p("b", 6.0, 5.0), _p("d", 4.5, 4.0, miss=36.0),
+                       _p("e", 5.8, 9.0, miss=1.0)])                  # exactly at the budget: stays in
+    assert [p.over_miss for p in pts] == [False, False, True, False]
+    assert [p.front_ms for p in pts] == [True, True, False, True]
+    assert best_under(pts, Budgets(ms=20)).checkpoint == "a.pt"
+    strict = mark_fronts(pts, max_miss=0.5)
+    assert [p.front_ms for p in strict] == [True, True, False, False] and strict[3].over_miss
+
+
+def test_a_reference_is_drawn_but_never_competes():
+    ref = _p("second", 4.0, 1.0, mb=0.5, reference=True)  # better on every axis: still not on a front
+    pts = mark_fronts([_p("a", 5.0, 10.0), ref])
+    assert pts[0].front_ms and pts[0].front_mb and not pts[1].front_ms and not pts[1].front_mb
+    assert best_under(pts, Budgets(ms=20)).checkpoint == "a.pt"
+    assert pts[1].label.startswith("reference second@")

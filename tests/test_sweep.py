@@ -92,6 +92,39 @@ def test_sweep_rerun_with_nothing_changed_is_cached(sweep_inputs, local_run):
     assert _points(out) == before
 
 
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_a_reference_is_scored_and_timed_beside_the_candidates_but_never_picked(sweep_inputs, local_run, tmp_path):
+    root, ck, args = sweep_inputs
+    out = local_run[0]
+    mine = _points(out)[("face.pt", 96, "int8")]
+    ref = tmp_path / "rival.tflite"  # the same bytes as a candidate: its figures must come out the same
+    shutil.copy(mine["artifact"], ref)
+    code, stdout, err = run_cli("sweep", ck, *args, "--out", out, "--reference", ref, "--max-miss", "100")
+    assert code == 1, err[-2000:]
+    data = json.loads((out / "sweep.json").read_text())
+    rival = [p for p in data["points"] if p["reference"]]
+    assert len(rival) == 1 and rival[0]["artifact"] == str(ref.resolve())
+    r = rival[0]
+    assert (r["nme"], r["miss"], r["size_mb"], r["gflops"], r["kind"]) == \
+           (mine["nme"], mine["miss"], mine["size_mb"], mine["gflops"], mine["kind"])
+    assert r["scales"]["0.5"]["nme"] == mine["scales"]["0.5"]["nme"]
+    assert r["ms"] > 0 and not r["front_ms"] and not r["front_mb"] and data["max_miss"] == 100
+    assert data["best"]["reference"] is False
+    assert "Reference: reference rival@96 int8" in (out / "sweep.md").read_text() and "no: reference" in stdout
+
+
+def test_sweep_reference_and_miss_budget_bad_input(tmp_path, tiny51):
+    (tmp_path / "notes.tflite").write_text("not a model")
+    code, _, err = run_cli("sweep", tiny51, "--reference", tmp_path / "notes.tflite", "--out", tmp_path / "o")
+    assert code == 2 and "--reference" in err and "notes.tflite" in err and "Traceback" not in err
+    code, _, err = run_cli("sweep", tiny51, "--reference", tmp_path / "none.tflite", "--out", tmp_path / "o")
+    assert code == 2 and "--reference" in err and "no such file" in err
+    code, _, err = run_cli("sweep", tiny51, "--max-miss", "150", "--out", tmp_path / "o")
+    assert code == 2 and "--max-miss 150" in err
+    assert not (tmp_path / "o").exists()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
