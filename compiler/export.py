@@ -18,8 +18,9 @@ def set_metadata(model, info: ModelInfo, layout: str = LAYOUT) -> None:
         model.metadata_props.add(key=k, value=v)
 
 
-def export_model(model, info: ModelInfo, dst: Path, opset: int) -> None:
-    """Trace a loaded pose model with the split head to ONNX at info's fixed 1x3xHxW shape."""
+def export_model(model, info: ModelInfo, dst: Path, opset: int) -> dict:
+    """Trace a loaded pose model with the split head to ONNX at info's fixed 1x3xHxW shape;
+    returns which head and branch were exported, for the manifest."""
     import onnx
     import torch
 
@@ -33,6 +34,11 @@ def export_model(model, info: ModelInfo, dst: Path, opset: int) -> None:
     m = onnx.load(str(dst))
     set_metadata(m, info)
     onnx.save(m, str(dst))
+    one2one = wrapped.branch.name.startswith("one-to-one")
+    return {"head": type(wrapped.head).__name__, "branch": wrapped.branch.name,
+            "why": "an end-to-end head: ultralytics' fuse() keeps only its one-to-one branch, the one it "
+                   "exports and trains for inference; the decoder still runs NMS, which one-to-one predictions leave little to do"
+            if one2one else "the head's only inference branch"}
 
 
 def onnx_info(src: Path, imgsz=None) -> ModelInfo:

@@ -31,8 +31,7 @@ def _export(src: Path, ref: Path, dst: Path, ctx) -> dict:
         export.adopt_onnx(src, dst, ctx.info)
         return {"from": "onnx"}
     model, info = ctx.checkpoint()
-    export.export_model(model, info, dst, ctx.opts.opset)
-    return {"from": "pt", "opset": ctx.opts.opset}
+    return {"from": "pt", "opset": ctx.opts.opset, **export.export_model(model, info, dst, ctx.opts.opset)}
 
 
 def _simplify(src: Path, ref: Path, dst: Path, ctx) -> dict:

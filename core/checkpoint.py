@@ -39,8 +39,11 @@ def _load(path: Path):
     if head is None or not hasattr(head, "kpt_shape") or not hasattr(head, "cv4"):
         task = getattr(model, "task", None) or type(head).__name__
         raise UserError(f"{path}: not a pose model (task: {task}); a keypoint head is required")
-    if type(head).__name__ != "Pose":
-        raise UserError(f"{path}: head {type(head).__name__} is not supported (YOLOv8/11 Pose heads are)")
+    from core.head import HEADS
+
+    if type(head).__name__ not in HEADS:
+        raise UserError(f"{path}: head {type(head).__name__} is not supported (YOLOv8/YOLO11 Pose and YOLO26 "
+                        "Pose26 heads are)")
     model = model.float().eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -32,6 +32,28 @@ from torch import nn
 KPT_REACH = 0.75
 
 
+#: The pose heads this wrapper follows, by class: YOLOv8 and YOLO11 `Pose` (DFL boxes, keypoints
+#: (2 raw + grid) x stride) and YOLO26 `Pose26` (reg_max 1 boxes, keypoints from `cv4_kpts` on
+#: the `cv4` trunk, (raw + grid + 0.5) x stride; `cv4_sigma` and the flow model train only).
+HEADS = ("Pose", "Pose26")
+
+
+class Branch:
+    """The modules of the branch a fused head runs: the one-to-one (NMS-free) branch of an
+    end-to-end head (ultralytics' fuse() drops the other), else the one-to-many."""
+
+    def __init__(self, head: nn.Module):
+        pre = "one2one_" if getattr(head, "end2end", False) and getattr(head, "one2one_cv2", None) is not None else ""
+        self.name = "one-to-one (end-to-end, NMS-free)" if pre else "one-to-many"
+        self.box, self.cls, cv4 = (getattr(head, pre + n) for n in ("cv2", "cv3", "cv4"))
+        kpts = getattr(head, pre + "cv4_kpts", None)
+        # trunk[i]: the keypoint features; kpts[i]: the 1x1 convolution that makes the points
+        self.trunk = [c if kpts is not None else c[:-1] for c in cv4]
+        self.kpts = list(kpts) if kpts is not None else [c[-1] for c in cv4]
+        # keypoint offset from the grid point (column x stride), in strides: a * raw + b
+        self.kpt_a, self.kpt_b = (1.0, 0.5) if kpts is not None else (2.0, 0.0)
+
+
 class SplitPoseModel(nn.Module):
     """Wrap an ultralytics PoseModel; forward(image[1,3,H,W] in 0..1) -> boxes, scores, landmarks."""
 
@@ -39,32 +61,37 @@ class SplitPoseModel(nn.Module):
         super().__init__()
         self.net = pose_model
         self.head = pose_model.model[-1]
+        self.branch = Branch(self.head)
+        self.trunk = nn.ModuleList(nn.Sequential(*t) for t in self.branch.trunk)
         self.imgsz = imgsz
         self.register_buffer("bins", torch.arange(self.head.reg_max, dtype=torch.float32).view(1, -1, 1))
         ax, ay, s = self._anchors()
         ih, iw = imgsz
         for name, v in {"ax": ax / iw, "ay": ay / ih, "sx": s / iw, "sy": s / ih}.items():
             self.register_buffer(name, v.view(1, 1, -1))
-        n = len(self.head.cv4)
+        n = len(self.branch.kpts)
         self.kpt_xy = nn.ModuleList(self._kpt_conv(i, xy=True) for i in range(n))
         self.kpt_vis = nn.ModuleList(self._kpt_conv(i, xy=False) for i in range(n)) if self.head.kpt_shape[1] == 3 else None
         self.requires_grad_(False)  # an inference wrapper: no autograd, without touching the process's switch
 
     def _kpt_conv(self, i: int, xy: bool) -> nn.Conv2d:
-        """Level i's last keypoint convolution cut to planar channels: xy (x of all points, then
-        y) scaled from half-strides to units of KPT_REACH, or the visibility logits as they are."""
+        """Level i's keypoint convolution cut to planar channels: xy (x of all points, then y)
+        turned from the family's raw units into offsets from the grid point in units of
+        KPT_REACH, or the visibility logits as they are."""
         k, d = self.head.kpt_shape
         ih, iw = self.imgsz
         st = float(self.head.stride[i])
-        src = self.head.cv4[i][-1]
+        src = self.branch.kpts[i]
         rows = [p * d + c for c in range(2) for p in range(k)] if xy else [p * d + 2 for p in range(k)]
         conv = nn.Conv2d(src.in_channels, len(rows), 1, bias=True)
-        scale = torch.ones(len(rows))
-        if xy:
-            scale[:k], scale[k:] = 2 * st / iw / KPT_REACH, 2 * st / ih / KPT_REACH
+        scale, shift = torch.ones(len(rows)), torch.zeros(len(rows))
+        if xy:  # offset = (a * raw + b) * stride / size / KPT_REACH
+            a, b = self.branch.kpt_a, self.branch.kpt_b
+            scale[:k], scale[k:] = a * st / iw / KPT_REACH, a * st / ih / KPT_REACH
+            shift[:k], shift[k:] = b * st / iw / KPT_REACH, b * st / ih / KPT_REACH
         with torch.no_grad():
             conv.weight.copy_(src.weight[rows] * scale.view(-1, 1, 1, 1))
-            conv.bias.copy_(src.bias[rows] * scale)
+            conv.bias.copy_(src.bias[rows] * scale + shift)
         return conv
 
     def _anchors(self):
@@ -95,13 +122,16 @@ class SplitPoseModel(nn.Module):
         feats = self._features(image)
         k, d = head.kpt_shape
         r = head.reg_max
-        raw_box = torch.cat([head.cv2[i](f).flatten(2) for i, f in enumerate(feats)], 2)
-        raw_cls = torch.cat([head.cv3[i](f).flatten(2) for i, f in enumerate(feats)], 2)
-        trunk = [head.cv4[i][:-1](f) for i, f in enumerate(feats)]
+        br = self.branch
+        raw_box = torch.cat([br.box[i](f).flatten(2) for i, f in enumerate(feats)], 2)
+        raw_cls = torch.cat([br.cls[i](f).flatten(2) for i, f in enumerate(feats)], 2)
+        trunk = [self.trunk[i](f) for i, f in enumerate(feats)]
         off = torch.cat([self.kpt_xy[i](t).clamp(-1, 1).flatten(2) for i, t in enumerate(trunk)], 2) * KPT_REACH
-        # DFL expectation per side, in grid units (0..reg_max-1), as a product and a sum: LiteRT's
-        # int8 BATCH_MATMUL returned values 140 quantisation steps off here (`inspect` showed it).
-        lt_x, lt_y, rb_x, rb_y = ((raw_box[:, j * r:(j + 1) * r].softmax(1) * self.bins).sum(1, keepdim=True)
+        # Each side's distance in grid units: reg_max 1 (YOLO26) predicts it; else the DFL
+        # expectation (0..reg_max-1) as a product and a sum: LiteRT's int8 BATCH_MATMUL returned
+        # values 140 quantisation steps off here (`inspect` showed it).
+        lt_x, lt_y, rb_x, rb_y = (raw_box[:, j:j + 1] if r == 1 else
+                                  (raw_box[:, j * r:(j + 1) * r].softmax(1) * self.bins).sum(1, keepdim=True)
                                   for j in range(4))
         boxes = torch.cat([self.ax + (rb_x - lt_x) * (self.sx * 0.5), self.ay + (rb_y - lt_y) * (self.sy * 0.5),
                            (lt_x + rb_x) * self.sx, (lt_y + rb_y) * self.sy], 1)

@@ -45,28 +45,66 @@ def test_int8_artifacts_have_the_dtypes_they_claim(tiny_build):
     assert guard["attempts"] and {"remedy", "drift_nme", "anchor_drift_pct", "passed"} <= set(guard["attempts"][0])
 
 
-def test_split_head_matches_ultralytics_packed_head(tiny51):
-    """The exported split outputs are ultralytics' own decoded outputs, normalised."""
+def _ultralytics_decoded(model, x):
+    """ultralytics' own decoding of every anchor: [1, 4 + nc + 3K, N], boxes cx, cy, w, h in
+    pixels (an end-to-end head's boxes come as corners, before its top-k: both undone here)."""
+    head = model.model[-1]
+    head.export = True
+    if head.end2end:
+        head.postprocess = lambda y: y.permute(0, 2, 1)  # keep every anchor, as the split head does
+    packed = model(x).clone()
+    head.export = False
+    if head.end2end:
+        del head.postprocess
+        xy1, xy2 = packed[:, :2].clone(), packed[:, 2:4].clone()
+        packed[:, :2], packed[:, 2:4] = (xy1 + xy2) / 2, xy2 - xy1
+    return packed.numpy()
+
+
+def _split_head_matches_ultralytics(ckpt):
     import torch
 
     from core.checkpoint import load_pose_checkpoint
     from core.head import SplitPoseModel
     from eval.decode import ModelSpec, standardise
 
-    model, info = load_pose_checkpoint(tiny51)
+    model, info = load_pose_checkpoint(ckpt)
     x = torch.rand(1, 3, *info.imgsz)
-    head = model.model[-1]
-    head.export = True
-    packed = model(x)
-    head.export = False
+    packed = _ultralytics_decoded(model, x)
     split = [t.numpy() for t in SplitPoseModel(model, info.imgsz)(x)]
     spec = ModelSpec(info.kpt_shape, info.nc, info.imgsz)
-    a, b = standardise([packed.numpy()], spec), standardise(split, spec)
+    a, b = standardise([packed], spec), standardise(split, spec)
     inside = (a[2][..., :2] >= 0) & (a[2][..., :2] <= 1)  # the split head clips to 0..1
     box_in = (a[0] >= 0) & (a[0] <= 1)
     assert np.abs(a[0] - b[0])[box_in].max() < 1e-5 and np.abs(a[1] - b[1]).max() < 1e-6
     assert np.all(b[0][~box_in] == np.clip(a[0][~box_in], 0, 1))
     assert np.abs(a[2][..., :2] - b[2][..., :2])[inside].max() < 1e-5
+    assert inside.mean() > 0.5 and box_in.mean() > 0.2  # the comparison covers most anchors
+    return model
+
+
+def test_split_head_matches_ultralytics_packed_head(tiny51):
+    """The exported split outputs are ultralytics' own decoded outputs, normalised."""
+    _split_head_matches_ultralytics(tiny51)
+
+
+@pytest.mark.parametrize("family,end2end", [("yolo11", False), ("yolo26", False), ("yolo26", True)])
+def test_every_family_s_head_is_split_exactly(family, end2end, tmp_path):
+    """YOLO11's Pose and YOLO26's Pose26 (reg_max 1 boxes, cv4 + cv4_kpts, (raw + grid + 0.5) x
+    stride points), and an end-to-end YOLO26 whose fused head keeps only its one-to-one branch."""
+    import torch
+
+    from tests.tiny import make_tiny_pose
+
+    ckpt = make_tiny_pose(tmp_path / f"{family}.pt", 51, imgsz=96, family=family)
+    if end2end:  # as a checkpoint trained or saved with ultralytics' nms=False
+        c = torch.load(ckpt, weights_only=False)
+        c["model"].end2end = True
+        torch.save(c, ckpt)
+    model = _split_head_matches_ultralytics(ckpt)
+    head = model.model[-1]
+    assert type(head).__name__ == ("Pose26" if family == "yolo26" else "Pose")
+    assert (head.cv2 is None) == end2end and (getattr(head, "one2one_cv2", None) is not None) == end2end
 
 
 def test_rerun_is_cached_and_fast(tiny_build, tiny51):
@@ -327,3 +365,24 @@ def test_a_failed_check_stops_only_what_needs_the_artifact(tiny_build, tmp_path,
     res = {r.stage: r for r in compile_checkpoint(tiny51_path(out), work, opts, progress=False)}
     assert res["tflite_fp32"].error and res["tflite_int8"].error == "not built: it needs tflite_fp32, which failed"
     assert not (work / "tiny51_int8.tflite").exists()
+
+
+@pytest.mark.slow
+def test_a_yolo26_checkpoint_goes_through_the_whole_chain(tmp_path):
+    """compile (every default stage checked), score on every runtime and package, for YOLO26's
+    Pose26 head at 64 px; the manifest says which branch was exported."""
+    from tests.tiny import make_tiny_pose
+
+    ckpt = make_tiny_pose(tmp_path / "y26.pt", 51, imgsz=64, family="yolo26")
+    res = compile_checkpoint(ckpt, tmp_path / "b", CompileOptions(calib_n=12, guard_images=12, verify_images=4),
+                             progress=False)
+    failed = [(r.stage, r.error) for r in res if r.failed]
+    assert not failed and [r.stage for r in res] == [*FLOAT, "tflite_int8", "tflite_int8_fio", "ort_int8"], failed
+    head = read_manifest(tmp_path / "b" / "y26.onnx")["report"]
+    assert head["head"] == "Pose26" and head["branch"] == "one-to-many"
+    code, out, err = run_cli("score", "--build", tmp_path / "b", "--no-latency", "--max-images", "8",
+                             "--out", tmp_path / "s")
+    assert code == 0, err[-2000:]
+    assert all(k in out for k in ("pytorch", "onnxruntime", "int8-int8-io", "int8-qdq"))
+    code, _, err = run_cli("package", tmp_path / "b", "--out", tmp_path / "sub")
+    assert code == 0 and (tmp_path / "sub").is_dir(), err[-2000:]

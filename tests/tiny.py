@@ -4,9 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+#: The pose families ultralytics 8.4 builds, by the YAML of their nano model.
+FAMILIES = {"yolov8": "yolov8n-pose.yaml", "yolo11": "yolo11n-pose.yaml", "yolo26": "yolo26n-pose.yaml"}
+
+
 def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, width: float = 0.125,
-                   seed: int = 0) -> Path:
-    """Save an untrained YOLOv8-pose checkpoint the way ultralytics' trainer does."""
+                   seed: int = 0, family: str = "yolov8") -> Path:
+    """Save an untrained pose checkpoint of one family the way ultralytics' trainer does."""
     from core.offline import prepare
 
     prepare()
@@ -16,7 +20,7 @@ def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, w
     from train.run import scaled_config
 
     torch.manual_seed(seed)
-    model = PoseModel(scaled_config(width), nc=nc, data_kpt_shape=(n_kpts, 3), verbose=False)
+    model = PoseModel(scaled_config(width, FAMILIES[family]), nc=nc, data_kpt_shape=(n_kpts, 3), verbose=False)
     model.names = {i: f"face{i}" if i else "face" for i in range(nc)}
     model.args = {"imgsz": imgsz, "task": "pose"}
     model.task = "pose"
@@ -29,8 +33,9 @@ def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, w
     # ultralytics initialises every box-distribution bin to the same logit; a trained model's
     # distributions are peaked. Near-uniform logits make the box expectation hypersensitive
     # to float rounding, which no real checkpoint is, so give the bins a trained-like spread.
+    head = model.model[-1]
     with torch.no_grad():
-        for seq in model.model[-1].cv2:
+        for seq in (head.cv2 if head.reg_max > 1 else []):
             seq[-1].bias.copy_(torch.randn_like(seq[-1].bias) * 3.0)
     ckpt = {"model": model.half(), "ema": None, "train_args": {"imgsz": imgsz, "task": "pose"}, "epoch": -1}
     path.parent.mkdir(parents=True, exist_ok=True)
