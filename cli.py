@@ -9,7 +9,7 @@ import click
 
 from core.errors import UserError
 from train.device import ACTIVATIONS
-from train.run import OPTIMIZERS
+from train.run import ARCHS, OPTIMIZERS
 
 
 class Group(click.Group):
@@ -149,8 +149,7 @@ def _exit_on_failed_rows(named_errors: list) -> None:
 @click.option("--budget-gflops", type=float, help="Compute budget (GFLOPs).")
 @click.option("--workers", type=int, help="Parallel jobs (default: what cores and memory allow).")
 @click.option("--ray", "ray_address", help="Run the jobs on a Ray cluster: auto, local, or HOST:PORT.")
-@click.option("--latency-on", type=click.Choice(["driver", "worker"]), default="driver", show_default=True,
-              help="Time every artifact on this machine, or on the worker that made it (labelled with its CPU).")
+@click.option("--latency-on", type=click.Choice(["driver", "worker"]), default="driver", show_default=True, help="Where to time.")
 @click.option("--latency-runs", type=int, default=100, show_default=True)
 @click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
 @click.option("--reference", multiple=True, type=click.Path(path_type=Path), help="A foreign .tflite/.onnx scored and timed beside.")
@@ -220,6 +219,7 @@ def calib(folder, n, imgsz):
 @click.option("--epochs", type=int, default=300, show_default=True)
 @click.option("--hours", type=float, default=None, help="Time budget; the epoch count is re-planned to fit.")
 @click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--arch", type=click.Choice(list(ARCHS)), default="yolov8", show_default=True, help="The pose family.")
 @click.option("--width", type=float, default=0.25, show_default=True, help="Channel width multiple: 0.25 is YOLOv8n.")
 @click.option("--max-channels", type=int, help="Widest layer in channels (default: 1024 x width).")
 @click.option("--kpt-channels", type=int, help="Keypoint head width (default: ultralytics' 3 x points).")
@@ -238,7 +238,7 @@ def calib(folder, n, imgsz):
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
 def train(train_dir, val_dir, kpts, out, **opts):
-    """Train a YOLOv8-pose face model (YOLOv8n by default) on .pts folders, offline.
+    """Train a pose face model (YOLOv8n's shape by default; --arch yolo11, yolo26) on .pts folders, offline.
 
     Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
     from eval.defaults import shared_faces

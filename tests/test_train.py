@@ -169,6 +169,32 @@ def test_shape_levers_build_the_network_they_name_and_it_compiles(tmp_path):
     assert code == 0 and "int8-int8-io" in out, err[-2000:]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("arch,head", [("yolo11", "Pose"), ("yolo26", "Pose26")])
+def test_every_family_trains_with_the_same_options_and_exports(arch, head, tmp_path):
+    """--arch builds that family's network; --kpt-channels narrows its own keypoint layout (YOLO26:
+    trunk, cv4_kpts and cv4_sigma); the card names the family; the checkpoint compiles."""
+    from tests.conftest import run_cli, run_python
+
+    tr, va = _handful(tmp_path)
+    code, _, err = run_cli("train", "--train", tr, "--val", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1",
+                           "--batch", "4", "--arch", arch, "--width", "0.125", "--kpt-channels", "24",
+                           "--out", tmp_path / "out")
+    assert code == 0, err[-2000:]
+    best = tmp_path / "out" / "run" / "weights" / "best.pt"
+    net = run_python("import json\nfrom ultralytics import YOLO\n"
+                     f"h = YOLO({str(best)!r}).model.model[-1]\n"
+                     "print(json.dumps({'head': type(h).__name__, 'trunk': [b[1].conv.out_channels for b in h.cv4],\n"
+                     "                  'kpts': [c.in_channels for c in getattr(h, 'cv4_kpts', None) or [b[-1] for b in h.cv4]]}))")
+    assert net == {"head": head, "trunk": [24] * 3, "kpts": [24] * 3}, net
+    import json
+
+    arch_text = json.loads(best.with_suffix(".card.json").read_text())["architecture"]
+    assert arch_text.startswith(f"{arch}n-pose.yaml") and "kpt-channels 24" in arch_text
+    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "onnx")
+    assert code == 0, err[-2000:]
+
+
 def test_shape_levers_bad_input(tmp_path):
     from tests.conftest import run_cli
     from train.run import TrainOptions
@@ -176,7 +202,7 @@ def test_shape_levers_bad_input(tmp_path):
 
     for bad, msg in (({"levels": "3,5"}, "consecutive"), ({"levels": "2,3"}, "has levels 3,4,5"),
                      ({"levels": "x"}, "expected pyramid levels"), ({"kpt_channels": 4}, "kpt-channels 4"),
-                     ({"max_channels": 4096}, "max-channels 4096")):
+                     ({"max_channels": 4096}, "max-channels 4096"), ({"arch": "yolov5"}, "yolov8, yolo11, yolo26")):
         with pytest.raises(ValueError, match=msg):
             TrainOptions(**bad)
     assert TrainOptions(levels="5,4").levels == (4, 5)

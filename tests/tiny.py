@@ -4,10 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 
-#: The pose families ultralytics 8.4 builds, by the YAML of their nano model.
-FAMILIES = {"yolov8": "yolov8n-pose.yaml", "yolo11": "yolo11n-pose.yaml", "yolo26": "yolo26n-pose.yaml"}
-
-
 def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, width: float = 0.125,
                    seed: int = 0, family: str = "yolov8") -> Path:
     """Save an untrained pose checkpoint of one family the way ultralytics' trainer does."""
@@ -17,10 +13,10 @@ def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, w
     import torch
     from ultralytics.nn.tasks import PoseModel
 
-    from train.run import scaled_config
+    from train.run import ARCHS, scaled_config
 
     torch.manual_seed(seed)
-    model = PoseModel(scaled_config(width, FAMILIES[family]), nc=nc, data_kpt_shape=(n_kpts, 3), verbose=False)
+    model = PoseModel(scaled_config(width, ARCHS[family]), nc=nc, data_kpt_shape=(n_kpts, 3), verbose=False)
     model.names = {i: f"face{i}" if i else "face" for i in range(nc)}
     model.args = {"imgsz": imgsz, "task": "pose"}
     model.task = "pose"

@@ -16,7 +16,7 @@ class TrainOptions:
     epochs: int = 300
     hours: float | None = None  # ultralytics re-plans the epoch count to fit this budget
     batch: int = 16
-    model_yaml: str = "yolov8n-pose.yaml"
+    arch: str = "yolov8"        # the pose family (ARCHS); the built-in models are YOLOv8
     width: float = 0.25  # channel multiple; 0.25 is YOLOv8n, smaller is faster (bench/latency.py)
     seed: int = 0
     threads: int | None = None  # torch threads on CPU; default every core
@@ -57,6 +57,8 @@ class TrainOptions:
                 raise ValueError(f"{name.replace('_', '-')} {getattr(self, name)} is outside 8..1024")
         if self.act not in ACTIVATIONS:
             raise ValueError(f"act {self.act!r}: choose from {', '.join(ACTIVATIONS)}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch {self.arch!r}: choose from {', '.join(ARCHS)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r}: choose from {', '.join(OPTIMIZERS)}")
         if self.lr0 is not None and (self.optimizer == "auto" or not 0 < self.lr0 < 1):
@@ -97,6 +99,9 @@ class TrainOptions:
 
 
 OPTIMIZERS = ("auto", "SGD", "AdamW")
+#: --arch -> ultralytics' YAML of the family; each starts from its nano scale's depth, and
+#: --width, --act and the shape levers mean the same for all of them.
+ARCHS = {"yolov8": "yolov8n-pose.yaml", "yolo11": "yolo11n-pose.yaml", "yolo26": "yolo26n-pose.yaml"}
 
 
 def _text(v) -> str:
@@ -131,7 +136,7 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
     best, summary, why = pick_by_nme(best.parent, val_dir)
     card = card_for(best, val_dir, summary, command=command, wall_seconds=wall_seconds,
                     train_desc=f"{train_dir.name}, {_labelled_faces(out / 'dataset', 'train')} faces",
-                    arch=f"{opts.model_yaml} (ultralytics) at width {opts.width}, {opts.act}, 1 class{opts.shape()}",
+                    arch=f"{ARCHS[opts.arch]} (ultralytics) at width {opts.width}, {opts.act}, 1 class{opts.shape()}",
                     device=f"{device}, {opts.augmentation()}")
     card["train"]["selected"] = why
     init_card = Path(opts.init).with_suffix(".card.json") if opts.init else None
@@ -191,7 +196,7 @@ def _labelled_faces(dataset: Path, split: str) -> int:
 
 
 def scaled_config(width: float, model_yaml: str = "yolov8n-pose.yaml") -> dict:
-    """An ultralytics model config at YOLOv8n's depth with `width` as its channel multiple."""
+    """An ultralytics model config at its nano scale's depth with `width` as its channel multiple."""
     from ultralytics.nn.tasks import yaml_model_load
 
     cfg = yaml_model_load(model_yaml)
@@ -214,7 +219,7 @@ def model_config(opts: TrainOptions, out: Path) -> Path:
 
     from train.shape import apply_levels
 
-    cfg = scaled_config(opts.width, opts.model_yaml)
+    cfg = scaled_config(opts.width, ARCHS[opts.arch])
     cfg.update(nc=1, kpt_shape=[opts.n_kpts, 3])
     if opts.max_channels:  # ultralytics caps a layer at max_channels before multiplying by the width
         cfg["scales"]["w"][2] = opts.max_channels / opts.width

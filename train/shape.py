@@ -40,16 +40,27 @@ def apply_levels(cfg: dict, levels: tuple[int, ...]) -> None:
 
 
 def narrow_keypoint_head(model, channels: int | None) -> None:
-    """Rebuild each level's keypoint branch of a PoseModel at `channels` wide (None: as built)."""
+    """Rebuild each level's keypoint branch of a PoseModel at `channels` wide (None: as built):
+    YOLOv8/11's cv4 (two 3x3 convolutions and the 1x1 that makes the points), YOLO26's cv4 trunk
+    with its cv4_kpts and cv4_sigma 1x1s, and an end-to-end head's one-to-one copies alike."""
     if not channels:
         return
+    import copy
+
     from torch import nn
     from ultralytics.nn.modules import Conv
 
     head = model.model[-1]
     ins = [branch[0].conv.in_channels for branch in head.cv4]
-    head.cv4 = nn.ModuleList(nn.Sequential(Conv(c, channels, 3), Conv(channels, channels, 3),
-                                           nn.Conv2d(channels, head.nk, 1)) for c in ins)
+    split = hasattr(head, "cv4_kpts")  # YOLO26: the 1x1s live apart from the trunk
+    trunk = [[Conv(c, channels, 3), Conv(channels, channels, 3)] for c in ins]
+    head.cv4 = nn.ModuleList(nn.Sequential(*t, *([] if split else [nn.Conv2d(channels, head.nk, 1)])) for t in trunk)
+    if split:
+        head.cv4_kpts = nn.ModuleList(nn.Conv2d(channels, head.nk, 1) for _ in ins)
+        head.cv4_sigma = nn.ModuleList(nn.Conv2d(channels, head.nk_sigma, 1) for _ in ins)
+    for name in ("cv4", "cv4_kpts", "cv4_sigma"):
+        if getattr(head, "one2one_" + name, None) is not None:
+            setattr(head, "one2one_" + name, copy.deepcopy(getattr(head, name)))
 
 
 def face_trainer():
