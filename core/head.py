@@ -54,39 +54,37 @@ class Branch:
         self.kpt_a, self.kpt_b = (1.0, 0.5) if kpts is not None else (2.0, 0.0)
 
 
-class SplitPoseModel(nn.Module):
-    """Wrap an ultralytics PoseModel; forward(image[1,3,H,W] in 0..1) -> boxes, scores, landmarks."""
+class SplitDecode(nn.Module):
+    """The split head's decoding, from each level's raw tensors: forward(raw boxes, raw scores,
+    keypoint trunks; one list entry per level) -> boxes, scores, offsets[, visibility]. Built
+    from the family's keypoint convolutions (torch Conv2d, or ONNX weights: compiler/rewrite.py)."""
 
-    def __init__(self, pose_model: nn.Module, imgsz: tuple[int, int]):
+    def __init__(self, kpt_convs: list, strides: list[float], reg_max: int, kpt_shape: tuple, imgsz: tuple,
+                 kpt_a: float, kpt_b: float):
         super().__init__()
-        self.net = pose_model
-        self.head = pose_model.model[-1]
-        self.branch = Branch(self.head)
-        self.trunk = nn.ModuleList(nn.Sequential(*t) for t in self.branch.trunk)
-        self.imgsz = imgsz
-        self.register_buffer("bins", torch.arange(self.head.reg_max, dtype=torch.float32).view(1, -1, 1))
+        self.kpt_shape, self.imgsz, self.reg_max = tuple(kpt_shape), tuple(imgsz), int(reg_max)
+        self.strides, self.kpt_a, self.kpt_b = [float(s) for s in strides], kpt_a, kpt_b
+        self.register_buffer("bins", torch.arange(self.reg_max, dtype=torch.float32).view(1, -1, 1))
         ax, ay, s = self._anchors()
         ih, iw = imgsz
         for name, v in {"ax": ax / iw, "ay": ay / ih, "sx": s / iw, "sy": s / ih}.items():
             self.register_buffer(name, v.view(1, 1, -1))
-        n = len(self.branch.kpts)
-        self.kpt_xy = nn.ModuleList(self._kpt_conv(i, xy=True) for i in range(n))
-        self.kpt_vis = nn.ModuleList(self._kpt_conv(i, xy=False) for i in range(n)) if self.head.kpt_shape[1] == 3 else None
-        self.requires_grad_(False)  # an inference wrapper: no autograd, without touching the process's switch
+        self.kpt_xy = nn.ModuleList(self._kpt_conv(c, st, xy=True) for c, st in zip(kpt_convs, self.strides))
+        self.kpt_vis = nn.ModuleList(self._kpt_conv(c, st, xy=False) for c, st in zip(kpt_convs, self.strides)) \
+            if self.kpt_shape[1] == 3 else None
+        self.requires_grad_(False)  # an inference module: no autograd, without touching the process's switch
 
-    def _kpt_conv(self, i: int, xy: bool) -> nn.Conv2d:
-        """Level i's keypoint convolution cut to planar channels: xy (x of all points, then y)
+    def _kpt_conv(self, src: nn.Conv2d, st: float, xy: bool) -> nn.Conv2d:
+        """A level's keypoint convolution cut to planar channels: xy (x of all points, then y)
         turned from the family's raw units into offsets from the grid point in units of
         KPT_REACH, or the visibility logits as they are."""
-        k, d = self.head.kpt_shape
+        k, d = self.kpt_shape
         ih, iw = self.imgsz
-        st = float(self.head.stride[i])
-        src = self.branch.kpts[i]
         rows = [p * d + c for c in range(2) for p in range(k)] if xy else [p * d + 2 for p in range(k)]
         conv = nn.Conv2d(src.in_channels, len(rows), 1, bias=True)
         scale, shift = torch.ones(len(rows)), torch.zeros(len(rows))
         if xy:  # offset = (a * raw + b) * stride / size / KPT_REACH
-            a, b = self.branch.kpt_a, self.branch.kpt_b
+            a, b = self.kpt_a, self.kpt_b
             scale[:k], scale[k:] = a * st / iw / KPT_REACH, a * st / ih / KPT_REACH
             shift[:k], shift[k:] = b * st / iw / KPT_REACH, b * st / ih / KPT_REACH
         with torch.no_grad():
@@ -98,7 +96,7 @@ class SplitPoseModel(nn.Module):
         """Anchor centres (input pixels) and strides of every level, in ultralytics' order."""
         ih, iw = self.imgsz
         xs, ys, ss = [], [], []
-        for st in self.head.stride.tolist():
+        for st in self.strides:
             h, w = int(ih // st), int(iw // st)
             gy, gx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
                                     indexing="ij")
@@ -106,6 +104,40 @@ class SplitPoseModel(nn.Module):
             ys.append((gy.reshape(-1) + 0.5) * st)
             ss.append(torch.full((h * w,), float(st)))
         return torch.cat(xs), torch.cat(ys), torch.cat(ss)
+
+    def forward(self, raw_boxes: list, raw_scores: list, trunks: list):
+        d, r = self.kpt_shape[1], self.reg_max
+        raw_box = torch.cat([t.flatten(2) for t in raw_boxes], 2)
+        raw_cls = torch.cat([t.flatten(2) for t in raw_scores], 2)
+        off = torch.cat([self.kpt_xy[i](t).clamp(-1, 1).flatten(2) for i, t in enumerate(trunks)], 2) * KPT_REACH
+        # Each side's distance in grid units: reg_max 1 (YOLO26) predicts it; else the DFL
+        # expectation (0..reg_max-1) as a product and a sum: LiteRT's int8 BATCH_MATMUL returned
+        # values 140 quantisation steps off here (`inspect` showed it).
+        lt_x, lt_y, rb_x, rb_y = (raw_box[:, j:j + 1] if r == 1 else
+                                  (raw_box[:, j * r:(j + 1) * r].softmax(1) * self.bins).sum(1, keepdim=True)
+                                  for j in range(4))
+        boxes = torch.cat([self.ax + (rb_x - lt_x) * (self.sx * 0.5), self.ay + (rb_y - lt_y) * (self.sy * 0.5),
+                           (lt_x + rb_x) * self.sx, (lt_y + rb_y) * self.sy], 1)
+        outs = [boxes.clamp(0, 1).permute(0, 2, 1), raw_cls.sigmoid().permute(0, 2, 1), off.permute(0, 2, 1)]
+        if d == 3:
+            outs.append(torch.cat([self.kpt_vis[i](t).flatten(2) for i, t in enumerate(trunks)], 2).sigmoid()
+                        .permute(0, 2, 1))
+        return tuple(outs)
+
+
+class SplitPoseModel(nn.Module):
+    """Wrap an ultralytics PoseModel; forward(image[1,3,H,W] in 0..1) -> boxes, scores, landmarks."""
+
+    def __init__(self, pose_model: nn.Module, imgsz: tuple[int, int]):
+        super().__init__()
+        self.net = pose_model
+        self.head = pose_model.model[-1]
+        self.branch = Branch(self.head)
+        self.trunk = nn.ModuleList(nn.Sequential(*t) for t in self.branch.trunk)
+        self.imgsz = imgsz
+        self.decode = SplitDecode(self.branch.kpts, self.head.stride.tolist(), self.head.reg_max, self.head.kpt_shape,
+                                  imgsz, self.branch.kpt_a, self.branch.kpt_b)
+        self.requires_grad_(False)
 
     def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Run every layer before the head, routing inputs as ultralytics' own forward does."""
@@ -118,24 +150,7 @@ class SplitPoseModel(nn.Module):
         return [x if j == -1 else saved[j] for j in self.head.f]
 
     def forward(self, image: torch.Tensor):
-        head = self.head
         feats = self._features(image)
-        k, d = head.kpt_shape
-        r = head.reg_max
         br = self.branch
-        raw_box = torch.cat([br.box[i](f).flatten(2) for i, f in enumerate(feats)], 2)
-        raw_cls = torch.cat([br.cls[i](f).flatten(2) for i, f in enumerate(feats)], 2)
-        trunk = [self.trunk[i](f) for i, f in enumerate(feats)]
-        off = torch.cat([self.kpt_xy[i](t).clamp(-1, 1).flatten(2) for i, t in enumerate(trunk)], 2) * KPT_REACH
-        # Each side's distance in grid units: reg_max 1 (YOLO26) predicts it; else the DFL
-        # expectation (0..reg_max-1) as a product and a sum: LiteRT's int8 BATCH_MATMUL returned
-        # values 140 quantisation steps off here (`inspect` showed it).
-        lt_x, lt_y, rb_x, rb_y = (raw_box[:, j:j + 1] if r == 1 else
-                                  (raw_box[:, j * r:(j + 1) * r].softmax(1) * self.bins).sum(1, keepdim=True)
-                                  for j in range(4))
-        boxes = torch.cat([self.ax + (rb_x - lt_x) * (self.sx * 0.5), self.ay + (rb_y - lt_y) * (self.sy * 0.5),
-                           (lt_x + rb_x) * self.sx, (lt_y + rb_y) * self.sy], 1)
-        outs = [boxes.clamp(0, 1).permute(0, 2, 1), raw_cls.sigmoid().permute(0, 2, 1), off.permute(0, 2, 1)]
-        if d == 3:
-            outs.append(torch.cat([self.kpt_vis[i](t).flatten(2) for i, t in enumerate(trunk)], 2).sigmoid().permute(0, 2, 1))
-        return tuple(outs)
+        return self.decode([br.box[i](f) for i, f in enumerate(feats)], [br.cls[i](f) for i, f in enumerate(feats)],
+                           [self.trunk[i](f) for i, f in enumerate(feats)])
