@@ -63,18 +63,40 @@ def onnx_info(src: Path, imgsz=None) -> ModelInfo:
     return ModelInfo(spec.kpt_shape, spec.nc, {i: str(i) for i in range(spec.nc)}, spec.imgsz, 32)
 
 
-def adopt_onnx(src: Path, dst: Path, info: ModelInfo) -> None:
-    """Start from an existing ONNX: split a packed output, record the contract."""
+def adopt_onnx(src: Path, dst: Path, info: ModelInfo, images) -> dict:
+    """Start from an existing ONNX and record the contract. A packed ultralytics export is
+    rewritten to the split layout and verified against itself on `images` (compiler/rewrite.py);
+    where it cannot be, its output is only sliced apart (split_packed), and one line warns that
+    its full-integer files will lose faces. Returns the report for the manifest."""
+    import sys
+    import tempfile
+
     import onnx
 
+    from compiler.rewrite import RewriteError, rewrite_packed, verify_rewrite
     from eval.artifact import describe
 
-    m = onnx.load(str(src))
-    layout = describe(src).layout
-    if layout == "packed":
-        m, layout = split_packed(m, info), LAYOUT_V1
-    set_metadata(m, info, layout)
-    onnx.save(m, str(dst))
+    art = describe(src)
+    if art.layout != "packed":
+        m = onnx.load(str(src))
+        set_metadata(m, info, art.layout)
+        onnx.save(m, str(dst))
+        return {"from": "onnx"}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            m, plan = rewrite_packed(src, info.kpt_shape, info.nc, info.imgsz, Path(tmp))
+            set_metadata(m, info, LAYOUT)
+            onnx.save(m, str(dst))
+            diff = verify_rewrite(src, dst, art.spec, images)
+        return {"from": "onnx", "rewritten": f"packed {plan['head']} head -> {LAYOUT}", "levels": len(plan["levels"]),
+                "max_diff_vs_original": diff}
+    except RewriteError as e:
+        print(f"warning: {src}: its packed output cannot be rewritten to the INT8-friendly layout ({e}); full-integer "
+              "files will lose faces: compile the .pt instead", file=sys.stderr)
+        m = split_packed(onnx.load(str(src)), info)
+        set_metadata(m, info, LAYOUT_V1)
+        onnx.save(m, str(dst))
+        return {"from": "onnx", "rewritten": None, "why_not": str(e)}
 
 
 def split_packed(m, info: ModelInfo):

@@ -28,8 +28,7 @@ class Stage:
 
 def _export(src: Path, ref: Path, dst: Path, ctx) -> dict:
     if src.suffix == ".onnx":
-        export.adopt_onnx(src, dst, ctx.info)
-        return {"from": "onnx"}
+        return export.adopt_onnx(src, dst, ctx.info, ctx.verify_inputs())
     model, info = ctx.checkpoint()
     return {"from": "pt", "opset": ctx.opts.opset, **export.export_model(model, info, dst, ctx.opts.opset)}
 

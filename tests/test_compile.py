@@ -1,6 +1,7 @@
 """End-to-end compile on tiny models built from YAML: every stage, checks, manifests, cache."""
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -386,3 +387,50 @@ def test_a_yolo26_checkpoint_goes_through_the_whole_chain(tmp_path):
     assert all(k in out for k in ("pytorch", "onnxruntime", "int8-int8-io", "int8-qdq"))
     code, _, err = run_cli("package", tmp_path / "b", "--out", tmp_path / "sub")
     assert code == 0 and (tmp_path / "sub").is_dir(), err[-2000:]
+
+
+def _ultralytics_onnx(ckpt, tmp_path, imgsz=64):
+    """ultralytics' own ONNX export of a checkpoint (one packed output, decoding in the graph)."""
+    from tests.conftest import run_python
+
+    code = ("import json, shutil\nfrom core.offline import prepare\nprepare()\nfrom ultralytics import YOLO\n"
+            f"f = YOLO({str(ckpt)!r}).export(format='onnx', imgsz={imgsz})\n"
+            f"print(json.dumps({{'f': shutil.move(f, {str(tmp_path / 'given.onnx')!r})}}))")
+    return run_python(code)["f"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family,head", [("yolov8", "Pose"), ("yolo26", "Pose26")])
+def test_ultralytics_packed_onnx_is_rewritten_to_the_split_head(family, head, tmp_path):
+    """The packed export is cut at the head's raw convolutions and given the split decoding,
+    checked against the original graph; full integer is then built from it as from a .pt."""
+    from tests.tiny import make_tiny_pose
+
+    ckpt = make_tiny_pose(tmp_path / f"{family}.pt", 51, imgsz=64, family=family)
+    src = _ultralytics_onnx(ckpt, tmp_path)
+    assert describe(src).layout == "packed"
+    res = compile_checkpoint(src, tmp_path / "b", CompileOptions(targets=("tflite_int8",), calib_n=12, guard_images=12,
+                                                                 verify_images=4), progress=False)
+    assert not [r for r in res if r.failed], [(r.stage, r.error) for r in res]
+    rep = read_manifest(tmp_path / "b" / "given.onnx")["report"]
+    assert rep["rewritten"] == f"packed {head} head -> split-anchor-v2" and rep["max_diff_vs_original"] < 1e-4
+    assert rep["max_abs_diff"]["landmarks"] < 1e-4  # the onnx stage's own check, against the packed source
+    assert describe(tmp_path / "b" / "given.onnx").layout == "split-anchor-v2"
+    assert describe(tmp_path / "b" / "given_int8.tflite").kind == "int8-int8-io"
+
+
+@pytest.mark.slow
+def test_a_packed_onnx_that_cannot_be_rewritten_says_so_in_one_line(tiny51, tmp_path):
+    import onnx
+
+    src = Path(_ultralytics_onnx(tiny51, tmp_path))
+    m = onnx.load(str(src))
+    for p in m.metadata_props:
+        if p.key == "head":
+            p.value = "MyHead"  # a custom head: its decoding is unknown
+    onnx.save(m, str(src))
+    code, out, err = run_cli("compile", src, "--out", tmp_path / "b", "--targets", "onnx")
+    warn = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+    assert code == 0 and len(warn) == 1, err[-2000:]
+    assert "'MyHead'" in warn[0] and "compile the .pt instead" in warn[0] and str(src) in warn[0]
+    assert read_manifest(tmp_path / "b" / "given.onnx")["report"]["rewritten"] is None
