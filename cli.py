@@ -224,6 +224,7 @@ def calib(folder, n, imgsz):
 @click.option("--max-channels", type=int, help="Widest layer in channels (default: 1024 x width).")
 @click.option("--kpt-channels", type=int, help="Keypoint head width (default: ultralytics' 3 x points).")
 @click.option("--levels", default="3,4,5", show_default=True, help="Pyramid levels that carry the head (strides 8-32).")
+@click.option("--prune", type=float, help="Fraction of --init's channels torch-pruning removes before the fine-tune.")
 @click.option("--device", default="auto", show_default=True, help="auto (a GPU, else every CPU core), cpu, 0 or 0,1.")
 @click.option("--workers", type=int, help="Data-loader workers (default: 6 on a GPU, none on CPU).")
 @click.option("--act", type=click.Choice(list(ACTIVATIONS)), default="silu", show_default=True, help="Activation of every convolution.")
@@ -275,8 +276,7 @@ def inspect(target, data, n, top):
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("submission"), show_default=True)
 @click.option("--artifact", type=click.Choice(["int8", "int8_fio", "fp32", "fp16"]), default=None,
-              help="Which TFLite of a build folder, by stage tflite_<name> (default: full-integer int8, else the "
-                   "next of the pipeline's SHIP_ORDER).")
+              help="Which TFLite of a build folder (default: full-integer int8, else the next of SHIP_ORDER).")
 @click.option("--verify", "verify", is_flag=True, help="SOURCE is a submission folder: verify it in a fresh venv.")
 @click.option("--images", type=click.Path(path_type=Path), help="Images for --verify (default: 8 default faces).")
 def package(source, out, artifact, verify, images):

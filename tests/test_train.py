@@ -195,6 +195,54 @@ def test_every_family_trains_with_the_same_options_and_exports(arch, head, tmp_p
     assert code == 0, err[-2000:]
 
 
+def test_split_c2f_is_c2f_tensor_for_tensor(tmp_path):
+    """core.pruned.C2fSplit: the two halves of C2f's first convolution as two, same outputs."""
+    import torch
+
+    from core.pruned import C2fSplit, split_c2f
+    from tests.tiny import make_tiny_pose
+
+    model = torch.load(make_tiny_pose(tmp_path / "t.pt", 51, imgsz=64), weights_only=False)["model"].float().eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)[0]
+        assert split_c2f(model) == 8 and sum(isinstance(m, C2fSplit) for m in model.modules()) == 8
+        assert torch.equal(model(x)[0], before)
+
+
+@pytest.mark.slow
+def test_prune_then_fine_tune_keeps_the_pruned_network(tmp_path):
+    """--prune cuts --init's channels with torch-pruning (the card says how much), the pruned
+    network trains and compiles to full integer, and a second run from it keeps its shape."""
+    from tests.conftest import run_cli, run_python
+    from tests.tiny import make_tiny_pose
+
+    tr, va = _handful(tmp_path)
+    init = make_tiny_pose(tmp_path / "init.pt", 51, imgsz=64)
+    args = ("--train", tr, "--val", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1", "--batch", "4",
+            "--width", "0.125")
+    code, _, err = run_cli("train", *args, "--init", init, "--prune", "0.4", "--out", tmp_path / "p")
+    assert code == 0, err[-2000:]
+    best = tmp_path / "p" / "run" / "weights" / "best.pt"
+    import json
+
+    card = json.loads(best.with_suffix(".card.json").read_text())
+    pr = card["train"]["pruned"]
+    assert pr["ratio"] == 0.4 and pr["gflops_after"] < 0.6 * pr["gflops_before"] and "prune 0.4" in card["architecture"]
+    count = ("import json, torch\nfrom core.pruned import C2fSplit\n"
+             "m = torch.load({!r}, weights_only=False)['model']\n"
+             "print(json.dumps({{'split': sum(isinstance(x, C2fSplit) for x in m.modules()),\n"
+             "                  'params': sum(p.numel() for p in m.parameters())}}))")
+    pruned = run_python(count.format(str(best)))
+    code, _, err = run_cli("train", *args, "--init", best, "--out", tmp_path / "again")
+    assert code == 0, err[-2000:]
+    again = run_python(count.format(str(tmp_path / "again" / "run" / "weights" / "best.pt")))
+    assert pruned["split"] == again["split"] == 8 and pruned["params"] == again["params"]
+    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib", tr,
+                           "--verify-data", va)
+    assert code == 0, err[-2000:]
+
+
 def test_shape_levers_bad_input(tmp_path):
     from tests.conftest import run_cli
     from train.run import TrainOptions
@@ -202,7 +250,8 @@ def test_shape_levers_bad_input(tmp_path):
 
     for bad, msg in (({"levels": "3,5"}, "consecutive"), ({"levels": "2,3"}, "has levels 3,4,5"),
                      ({"levels": "x"}, "expected pyramid levels"), ({"kpt_channels": 4}, "kpt-channels 4"),
-                     ({"max_channels": 4096}, "max-channels 4096"), ({"arch": "yolov5"}, "yolov8, yolo11, yolo26")):
+                     ({"max_channels": 4096}, "max-channels 4096"), ({"arch": "yolov5"}, "yolov8, yolo11, yolo26"),
+                     ({"prune": 1.5, "init": tmp_path}, "prune 1.5"), ({"prune": 0.3}, "of the network --init names")):
         with pytest.raises(ValueError, match=msg):
             TrainOptions(**bad)
     assert TrainOptions(levels="5,4").levels == (4, 5)

@@ -27,6 +27,7 @@ class TrainOptions:
     kpt_channels: int | None = None  # keypoint head width; None: ultralytics' max(channels / 4, 3 x points)
     max_channels: int | None = None  # widest layer (channels after --width); None: YOLOv8n's 1024 x width
     levels: tuple = (3, 4, 5)        # pyramid levels that carry the head (strides 8, 16, 32)
+    prune: float | None = None       # fraction of channels torch-pruning removes from --init's network
     resume: bool = False        # continue out/run/weights/last.pt
     init: Path | None = None    # start from this checkpoint's weights (every layer whose shape fits)
     # The schedule. ultralytics' "auto" picks SGD at lr0 0.01 for long runs (AdamW 0.002 for short
@@ -52,6 +53,8 @@ class TrainOptions:
         from train.shape import parse_levels
 
         object.__setattr__(self, "levels", parse_levels(self.levels))
+        if self.prune is not None and (not 0 < self.prune < 1 or self.init is None):
+            raise ValueError(f"prune {self.prune}: a fraction of channels in (0, 1), of the network --init names")
         for name in ("kpt_channels", "max_channels"):
             if getattr(self, name) is not None and not 8 <= getattr(self, name) <= 1024:
                 raise ValueError(f"{name.replace('_', '-')} {getattr(self, name)} is outside 8..1024")
@@ -82,7 +85,7 @@ class TrainOptions:
 
     def shape(self) -> str:
         """The shape options that differ from YOLOv8n's, for the card: ', kpt-channels 32, ...'."""
-        return "".join(", " + p for p in self._changed("kpt_channels", "max_channels", "levels"))
+        return "".join(", " + p for p in self._changed("kpt_channels", "max_channels", "levels", "prune"))
 
     def _changed(self, *names: str) -> list[str]:
         """'name value' of each named option that differs from its default."""
@@ -139,11 +142,20 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
                     arch=f"{ARCHS[opts.arch]} (ultralytics) at width {opts.width}, {opts.act}, 1 class{opts.shape()}",
                     device=f"{device}, {opts.augmentation()}")
     card["train"]["selected"] = why
+    from train.shape import PRUNED
+
+    if (out / "run" / PRUNED).is_file():  # train --prune: what torch-pruning took from --init's network
+        import json
+
+        card["train"]["pruned"] = json.loads((out / "run" / PRUNED).read_text())
     init_card = Path(opts.init).with_suffix(".card.json") if opts.init else None
     if init_card and init_card.is_file():  # the run it started from: the recipe stays whole
         import json
 
-        card["train"]["init"] = {"checkpoint": str(opts.init), "train": json.loads(init_card.read_text())["train"]}
+        before = json.loads(init_card.read_text())
+        card["train"]["init"] = {"checkpoint": str(opts.init), "train": before["train"]}
+        if "pruned" in before["train"] or ", prune " in before.get("architecture", ""):
+            card["architecture"] = before["architecture"]  # a pruned network keeps its shape
     write_card(card, best.with_suffix(".card.json"))
     return best
 
@@ -169,11 +181,14 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
         model, args = YOLO(str(last)), dict(resume=True, **run_args)
     else:
         data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts, opts.zoom_out)
+        from train.shape import PRUNED
+
+        (out / "run" / PRUNED).unlink(missing_ok=True)  # an earlier run's, in the same folder
         model = YOLO(str(model_config(opts, out)), task="pose")
         if opts.init:
             if not Path(opts.init).is_file():
                 raise UserError(f"{opts.init}: no such checkpoint to start from")
-            model.load(str(opts.init))
+            model = _init(model, Path(opts.init))
         extra = {"time": opts.hours} if opts.hours else {}
         args = dict(data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, plots=False,
                     cache="ram", seed=opts.seed, deterministic=False, project=str(out.resolve()), name="run",
@@ -189,6 +204,17 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
         for event in ("on_pretrain_routine_end", "on_train_epoch_start"):
             model.add_callback(event, lambda _trainer: torch.set_num_threads(threads))
     return model, args
+
+
+def _init(model, init: Path):
+    """The model to train from --init: the YAML's network with every tensor of init whose shape
+    fits, or init's own network when it was pruned (no YAML describes its shape)."""
+    from ultralytics import YOLO
+
+    from train.shape import is_pruned
+
+    start = YOLO(str(init), task="pose")
+    return start if is_pruned(start.model) else model.load(str(init))
 
 
 def _labelled_faces(dataset: Path, split: str) -> int:
@@ -225,6 +251,8 @@ def model_config(opts: TrainOptions, out: Path) -> Path:
         cfg["scales"]["w"][2] = opts.max_channels / opts.width
     if opts.kpt_channels:
         cfg["kpt_channels"] = opts.kpt_channels  # read by train.shape.face_trainer
+    if opts.prune:
+        cfg["prune"] = opts.prune  # the same: prune --init's network before training it
     if opts.levels != (3, 4, 5):
         apply_levels(cfg, opts.levels)
     if ACTIVATIONS[opts.act]:

@@ -7,9 +7,17 @@ is 40% of face51-s's GFLOPs. Its YAML cannot say otherwise, so the trainer below
 network from the YAML and then narrows each level's keypoint branch to `kpt_channels`. The
 checkpoint pickles the narrowed modules (plain Conv and Conv2d), so ultralytics itself, the
 compiler and the evaluator load it as any other pose checkpoint; a resume reads the width back
-from the YAML the checkpoint keeps (key `kpt_channels`)."""
+from the YAML the checkpoint keeps (key `kpt_channels`). With `prune` in the config the trainer
+instead takes --init's trained network and prunes it (train/prune.py); a pruned network is
+trained as it is, since no YAML describes its shape."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from core.files import write_json_atomic
+
+#: Beside a run's results.csv: what train --prune took from the network (train/prune.py).
+PRUNED = "pruned.json"
 #: The pose head's inputs in yolov8-pose.yaml, by pyramid level (P3: stride 8 ... P5: stride 32).
 LEVELS = (3, 4, 5)
 
@@ -70,11 +78,29 @@ def face_trainer():
 
     class FacePoseTrainer(PoseTrainer):
         def get_model(self, cfg=None, weights=None, verbose=True):
-            model = super().get_model(cfg=cfg, weights=None, verbose=verbose)
             spec = cfg if isinstance(cfg, dict) else yaml_model_load(cfg) if cfg else {}
+            if weights is not None and is_pruned(weights):  # a pruned network is its own shape
+                return weights
+            if spec.get("prune") and weights is not None:  # train --prune: the init's weights, pruned
+                import copy
+
+                from train.prune import prune_model
+
+                model = copy.deepcopy(weights).float()
+                report = prune_model(model, spec["prune"], int(self.args.imgsz))
+                write_json_atomic(Path(self.save_dir) / PRUNED, report)  # for the card
+                return model
+            model = super().get_model(cfg=cfg, weights=None, verbose=verbose)
             narrow_keypoint_head(model, spec.get("kpt_channels"))
             if weights:
                 model.load(weights)  # every tensor whose shape fits
             return model
 
     return FacePoseTrainer
+
+
+def is_pruned(model) -> bool:
+    """True for a network train --prune made (its C2f blocks split, channels cut)."""
+    from core.pruned import C2fSplit
+
+    return any(isinstance(m, C2fSplit) for m in model.modules())
