@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.contract import LAYOUT, LAYOUT_V1, META_KEY, ModelInfo, output_names
+from core.contract import LAYOUT, LAYOUT_E2E, LAYOUT_V1, META_KEY, ModelInfo, output_names
 from core.errors import UserError
 
 
@@ -77,6 +77,9 @@ def adopt_onnx(src: Path, dst: Path, info: ModelInfo, images) -> dict:
     from eval.artifact import describe
 
     art = describe(src)
+    if art.layout == LAYOUT_E2E:
+        raise UserError(f"{src}: an end-to-end (NMS-free, top-k) export: its top-k leaves no per-anchor outputs to "
+                        "split for INT8; compile the .pt, or an export with nms=None")
     if art.layout != "packed":
         m = onnx.load(str(src))
         set_metadata(m, info, art.layout)

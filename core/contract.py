@@ -17,6 +17,9 @@ OUTPUTS = ("boxes", "scores", "offsets", "visibility")
 #: The earlier layout, still decoded: [1,N,K*D] planar absolute landmarks (x.., y.., v..) 0..1
 #: in place of offsets and visibility. Adopted packed ONNX files are split into it.
 LAYOUT_V1 = "split-norm-v1"
+#: ultralytics' end-to-end (NMS-free) export: one output [1, max_det, 6 + K x D] of rows x1, y1,
+#: x2, y2 (pixels), score, class, points (pixels) after its own top-k (YOLO26 with nms=False).
+LAYOUT_E2E = "end-to-end"
 #: The ONNX metadata key holding the layout and the model's spec.
 META_KEY = "facelm"
 

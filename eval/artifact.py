@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.contract import LAYOUT, LAYOUT_V1, META_KEY, ModelSpec
+from core.contract import LAYOUT, LAYOUT_E2E, LAYOUT_V1, META_KEY, ModelSpec
 from core.errors import UserError
 from core.files import read_manifest
 
@@ -62,7 +62,8 @@ def _onnx_spec(path: Path) -> tuple[ModelSpec, str]:
         return ModelSpec(tuple(d["kpt_shape"]), int(d["nc"]), tuple(d["imgsz"]), d["layout"]), d["layout"]
     if "kpt_shape" in meta:  # ultralytics' own export
         names = ast.literal_eval(meta.get("names", "{0: 'face'}"))
-        return ModelSpec(tuple(ast.literal_eval(meta["kpt_shape"])), len(names), hw), "packed"
+        layout = LAYOUT_E2E if meta.get("end2end") == "True" else "packed"
+        return ModelSpec(tuple(ast.literal_eval(meta["kpt_shape"])), len(names), hw, layout), layout
     out = [d.dim_value for d in m.graph.output[0].type.tensor_type.shape.dim]
     return _infer_packed(out, hw, path), "packed"
 
@@ -91,7 +92,8 @@ def _tflite_spec(path: Path, manifest: dict | None) -> tuple[ModelSpec, str]:
         return _split_spec(sorted(int(o["shape"][-1]) for o in outs), hw, path)
     if meta and "kpt_shape" in meta:
         names = meta.get("names", {0: "face"})
-        return ModelSpec(tuple(meta["kpt_shape"]), len(names), hw), "packed"
+        layout = LAYOUT_E2E if meta.get("end2end") in (True, "True") else "packed"
+        return ModelSpec(tuple(meta["kpt_shape"]), len(names), hw, layout), layout
     return _infer_packed(list(outs[0]["shape"]), hw, path), "packed"
 
 

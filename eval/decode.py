@@ -12,7 +12,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from core.contract import LAYOUT_V1, ModelSpec
+from core.contract import LAYOUT_E2E, LAYOUT_V1, ModelSpec
 from eval.preprocess import Letterbox
 
 
@@ -43,6 +43,8 @@ def standardise(outputs: list[np.ndarray], spec: ModelSpec) -> tuple[np.ndarray,
     k, d = spec.kpt_shape
     h, w = spec.imgsz
     arrs = [np.asarray(o, np.float32).reshape(o.shape[-2:]) if o.ndim == 3 else np.asarray(o, np.float32) for o in outputs]
+    if len(arrs) == 1 and spec.layout == LAYOUT_E2E:
+        return _end_to_end(arrs[0], spec)
     if len(arrs) == 1:
         p = arrs[0]
         c = 4 + spec.nc + k * d
@@ -57,6 +59,23 @@ def standardise(outputs: list[np.ndarray], spec: ModelSpec) -> tuple[np.ndarray,
     if spec.layout == LAYOUT_V1 or (d == 3 and len(arrs) == 3):
         return _split_v1(arrs, spec)
     return _split_v2(arrs, spec)
+
+
+def _end_to_end(p: np.ndarray, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows x1, y1, x2, y2, score, class, points (pixels) -> the standard arrays; the score goes
+    to its class's column (the decoder's threshold and NMS then keep what the top-k kept)."""
+    k, d = spec.kpt_shape
+    h, w = spec.imgsz
+    if p.ndim != 2 or p.shape[1] != 6 + k * d:
+        raise ValueError(f"end-to-end output of shape {p.shape} does not fit 6+{k}x{d} columns")
+    boxes = np.stack([(p[:, 0] + p[:, 2]) / 2 / w, (p[:, 1] + p[:, 3]) / 2 / h, (p[:, 2] - p[:, 0]) / w,
+                      (p[:, 3] - p[:, 1]) / h], 1)
+    scores = np.zeros((len(p), spec.nc), np.float32)
+    scores[np.arange(len(p)), np.clip(p[:, 5].astype(int), 0, spec.nc - 1)] = p[:, 4]
+    kp = p[:, 6:].reshape(-1, k, d).copy()
+    kp[..., 0] /= w
+    kp[..., 1] /= h
+    return boxes, scores, kp
 
 
 def _by_width(arrs: list[np.ndarray], widths: dict[str, int]) -> dict[str, np.ndarray]:

@@ -420,6 +420,27 @@ def test_ultralytics_packed_onnx_is_rewritten_to_the_split_head(family, head, tm
 
 
 @pytest.mark.slow
+def test_yolo26_end_to_end_export_is_scored_and_refused_by_compile(tmp_path):
+    """The NMS-free export ([1, max_det, 6 + 3K]) is read from the file's metadata: score runs it;
+    compile says in one line why it cannot split it."""
+    from tests.conftest import run_python
+    from tests.tiny import make_tiny_pose
+
+    ckpt = make_tiny_pose(tmp_path / "y26.pt", 51, imgsz=64, family="yolo26")
+    code = ("import json, shutil\nfrom core.offline import prepare\nprepare()\nfrom ultralytics import YOLO\n"
+            f"f = YOLO({str(ckpt)!r}).export(format='onnx', imgsz=64, nms=False)\n"
+            f"print(json.dumps({{'f': shutil.move(f, {str(tmp_path / 'e2e.onnx')!r})}}))")
+    src = run_python(code)["f"]
+    art = describe(src)
+    assert art.layout == "end-to-end" and art.spec.kpt_shape == (51, 3)
+    code, out, err = run_cli("score", src, "--no-latency", "--max-images", "4", "--out", tmp_path / "s")
+    assert code == 0 and "e2e.onnx" in out, err[-2000:]
+    code, _, err = run_cli("compile", src, "--out", tmp_path / "b")
+    assert code == 2 and "end-to-end" in err and "compile the .pt" in err and "Traceback" not in err
+    assert not (tmp_path / "b" / "e2e.onnx").exists()
+
+
+@pytest.mark.slow
 def test_a_packed_onnx_that_cannot_be_rewritten_says_so_in_one_line(tiny51, tmp_path):
     import onnx
 

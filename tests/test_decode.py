@@ -33,6 +33,26 @@ def test_split_and_packed_layouts_decode_the_same():
         assert fa.points.shape == (51, 2) and fa.score >= 0.25
 
 
+def test_an_end_to_end_export_decodes_like_the_packed_one():
+    """ultralytics' NMS-free export: rows x1, y1, x2, y2, score, class, points in pixels."""
+    from core.contract import LAYOUT_E2E
+
+    hw = (96, 128)
+    _, packed = _outputs(hw=hw)
+    p = packed[0].T  # rows cx, cy, w, h, score, points
+    e2e = np.concatenate([p[:, :2] - p[:, 2:4] / 2, p[:, :2] + p[:, 2:4] / 2, p[:, 4:5], np.zeros((len(p), 1)),
+                          p[:, 5:]], 1)[None].astype(np.float32)
+    img = np.zeros((300, 400, 3), np.uint8)
+    _, lb = letterbox(img, hw)
+    a = decode([packed], ModelSpec((51, 3), 1, hw), lb)
+    b = decode([e2e], ModelSpec((51, 3), 1, hw, LAYOUT_E2E), lb)
+    assert len(a) == len(b) > 0
+    for fa, fb in zip(a, b):
+        assert np.allclose(fa.points, fb.points, atol=1e-3) and np.allclose(fa.box, fb.box, atol=1e-3)
+    with pytest.raises(ValueError, match="end-to-end output"):
+        decode([e2e[:, :, :-3]], ModelSpec((51, 3), 1, hw, LAYOUT_E2E), lb)
+
+
 def test_thresholds_and_nms():
     spec = ModelSpec((51, 3), 1, (96, 128))
     split, _ = _outputs()
