@@ -16,7 +16,7 @@ BUILD = Path(os.environ.get("FACELM_BUILD", "build"))
 
 
 def resolve_model(arg) -> Path:
-    """A built-in model's name (face51-s, face51-m) or a path, as a path."""
+    """A built-in model's name (face51-s, face51-m, face51-xs) or a path, as a path."""
     return MODELS.get(str(arg), Path(arg))
 
 
