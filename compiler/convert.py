@@ -180,7 +180,7 @@ def head_tail_nodes(model) -> list[str]:
     outside ultralytics' module names): what a float head keeps out of quantisation."""
     import re
 
-    last_conv = re.compile(r"^/cv[234]\.\d+/cv[234]\.\d+\.2/")
+    last_conv = re.compile(r"^/(model\.\d+/)?cv[234]\.\d+/cv[234]\.\d+\.2/")  # also a rewritten ultralytics ONNX's
     return [n.name for n in model.graph.node
             if last_conv.match(n.name) or not re.match(r"^/(model\.|cv[234]\.)", n.name)]
 

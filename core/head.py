@@ -133,7 +133,9 @@ class SplitPoseModel(nn.Module):
         self.net = pose_model
         self.head = pose_model.model[-1]
         self.branch = Branch(self.head)
-        self.trunk = nn.ModuleList(nn.Sequential(*t) for t in self.branch.trunk)
+        # not registered here: the trunk's layers keep their names under the head (cv4.i.j), which
+        # the float-head rule of ORT INT8 reads (compiler.convert.head_tail_nodes)
+        self._trunk = [nn.Sequential(*t) for t in self.branch.trunk]
         self.imgsz = imgsz
         self.decode = SplitDecode(self.branch.kpts, self.head.stride.tolist(), self.head.reg_max, self.head.kpt_shape,
                                   imgsz, self.branch.kpt_a, self.branch.kpt_b)
@@ -153,4 +155,4 @@ class SplitPoseModel(nn.Module):
         feats = self._features(image)
         br = self.branch
         return self.decode([br.box[i](f) for i, f in enumerate(feats)], [br.cls[i](f) for i, f in enumerate(feats)],
-                           [self.trunk[i](f) for i, f in enumerate(feats)])
+                           [self._trunk[i](f) for i, f in enumerate(feats)])

@@ -45,8 +45,9 @@ def local_run(sweep_inputs):
 
 
 def _points(out: Path) -> dict:
+    """The candidates' points (a later --reference run adds its reference row to the same folder)."""
     pts = json.loads((out / "sweep.json").read_text())["points"]
-    return {(Path(p["checkpoint"]).name, p["imgsz"], p["precision"]): p for p in pts}
+    return {(Path(p["checkpoint"]).name, p["imgsz"], p["precision"]): p for p in pts if not p.get("reference")}
 
 
 @pytest.mark.slow
