@@ -34,11 +34,10 @@ def export_model(model, info: ModelInfo, dst: Path, opset: int) -> dict:
     m = onnx.load(str(dst))
     set_metadata(m, info)
     onnx.save(m, str(dst))
-    one2one = wrapped.branch.name.startswith("one-to-one")
     return {"head": type(wrapped.head).__name__, "branch": wrapped.branch.name,
             "why": "an end-to-end head: ultralytics' fuse() keeps only its one-to-one branch, the one it "
                    "exports and trains for inference; the decoder still runs NMS, which one-to-one predictions leave little to do"
-            if one2one else "the head's only inference branch"}
+            if wrapped.branch.one2one else "the head's only inference branch"}
 
 
 def onnx_info(src: Path, imgsz=None) -> ModelInfo:

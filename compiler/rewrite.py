@@ -10,7 +10,6 @@ decides the keypoint arithmetic. The result is verified against the original gra
 before it is used; anything that does not match is a RewriteError, never a silent fallback."""
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +22,9 @@ class RewriteError(ValueError):
     """The graph cannot be rewritten safely; the message says why."""
 
 
-def ultralytics_meta(m) -> dict:
-    """ultralytics' export metadata (head, kpt_shape, names, imgsz, end2end), parsed."""
-    props = {p.key: p.value for p in m.metadata_props}
-    out = {}
-    for k in ("kpt_shape", "names", "imgsz"):
-        if k in props:
-            out[k] = ast.literal_eval(props[k])
-    out["head"], out["end2end"] = props.get("head"), props.get("end2end") == "True"
-    return out
+def head_class(m) -> str | None:
+    """The head class ultralytics' export metadata names (its `head` key)."""
+    return next((p.value for p in m.metadata_props if p.key == "head"), None)
 
 
 def _head_convs(m, imgsz) -> dict:
@@ -81,11 +74,9 @@ def _convs_after(node, readers: dict, limit: int = 2) -> int:
 def plan(m, kpt_shape, nc: int, imgsz) -> dict:
     """Where to cut: per level (finest first) the box, score and keypoint convolutions, and the
     family's constants. Raises RewriteError naming what does not fit."""
-    meta = ultralytics_meta(m)
-    if meta["end2end"]:
-        raise RewriteError("an end-to-end (NMS-free, top-k) export")
-    if meta["head"] not in FAMILIES:
-        raise RewriteError(f"head {meta['head']!r} is not one of {', '.join(FAMILIES)} (ultralytics' metadata)")
+    head = head_class(m)
+    if head not in FAMILIES:
+        raise RewriteError(f"head {head!r} is not one of {', '.join(FAMILIES)} (ultralytics' metadata)")
     nk = kpt_shape[0] * kpt_shape[1]
     levels = _head_convs(m, imgsz)
     out = []
@@ -98,8 +89,8 @@ def plan(m, kpt_shape, nc: int, imgsz) -> dict:
         out.append({"grid": grid, "stride": imgsz[0] / grid[0], "box": by[box[0]], "cls": by[nc], "kpt": by[nk]})
     if not out or len({lv["box"][1].shape[0] for lv in out}) != 1:
         raise RewriteError("no head convolutions found" if not out else "levels disagree on the box channels")
-    a, b = FAMILIES[meta["head"]]
-    return {"levels": out, "reg_max": out[0]["box"][1].shape[0] // 4, "kpt_a": a, "kpt_b": b, "head": meta["head"]}
+    a, b = FAMILIES[head]
+    return {"levels": out, "reg_max": out[0]["box"][1].shape[0] // 4, "kpt_a": a, "kpt_b": b, "head": head}
 
 
 def _tail(p: dict, kpt_shape, imgsz, opset: int, path: Path) -> list[str]:

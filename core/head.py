@@ -44,6 +44,7 @@ class Branch:
 
     def __init__(self, head: nn.Module):
         pre = "one2one_" if getattr(head, "end2end", False) and getattr(head, "one2one_cv2", None) is not None else ""
+        self.one2one = bool(pre)
         self.name = "one-to-one (end-to-end, NMS-free)" if pre else "one-to-many"
         self.box, self.cls, cv4 = (getattr(head, pre + n) for n in ("cv2", "cv3", "cv4"))
         kpts = getattr(head, pre + "cv4_kpts", None)

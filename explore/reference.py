@@ -34,7 +34,7 @@ def precision_of(kind: str) -> str:
     """A sweep precision for a file's kind: fp32, fp16, or int8 for every quantised kind."""
     from core.contract import is_quantised
 
-    return "int8" if is_quantised(kind) else kind if kind in ("fp32", "fp16") else kind or "?"
+    return "int8" if is_quantised(kind) else kind or "?"
 
 
 def score_reference(path: Path, data, scales: tuple) -> SweepPoint:

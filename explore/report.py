@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.files import write_json_atomic, write_text_atomic
-from explore.pareto import Budgets, SweepPoint, best_under
+from explore.pareto import MAX_MISS, Budgets, SweepPoint, best_under
 
 COLUMNS = (("label", "checkpoint@imgsz precision"), ("kind", "kind"), ("nme", "NME% ↓"), ("miss", "miss% ↓"),
            ("drift", "drift% ↓"), ("ms", "ms 1t ↓"), ("size_mb", "MB ↓"), ("gflops", "GFLOPs ↓"),
@@ -59,7 +59,8 @@ def excluded(points: list[SweepPoint], max_miss: float) -> str:
     return "\n".join(lines)
 
 
-def write_report(points: list[SweepPoint], budgets: Budgets, out: Path, machine: dict, max_miss: float = 1.0) -> dict:
+def write_report(points: list[SweepPoint], budgets: Budgets, out: Path, machine: dict,
+                 max_miss: float = MAX_MISS) -> dict:
     """Every file of the report; returns their paths."""
     out = Path(out)
     cpu = f"latency: the inference call alone, 1 thread, on {machine.get('cpu')} ({', '.join(machine.get('features') or [])})"

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 def head_outputs(head) -> list:
     """The head's convolutions whose output channels are the contract (and the fixed DFL)."""
-    out = [seq[-1] for seq in (*head.cv2, *head.cv3)]
-    out += list(getattr(head, "cv4_kpts", None) or []) + list(getattr(head, "cv4_sigma", None) or [])
-    if not hasattr(head, "cv4_kpts"):
-        out += [seq[-1] for seq in head.cv4]
-    for name in ("one2one_cv2", "one2one_cv3", "one2one_cv4", "one2one_cv4_kpts", "one2one_cv4_sigma"):
-        mods = getattr(head, name, None) or []
-        out += [m[-1] if hasattr(m, "__getitem__") else m for m in mods]
-    return out + [head.dfl]
+    out = [head.dfl]
+    for pre in ("", "one2one_"):  # an end-to-end head has both branches until it is fused
+        get = lambda name: getattr(head, pre + name, None) or []  # noqa: E731
+        out += [seq[-1] for seq in (*get("cv2"), *get("cv3"))]
+        # YOLO26 makes its points (and sigmas) in 1x1s of their own; YOLOv8/11 in cv4's last layer
+        out += [*get("cv4_kpts"), *get("cv4_sigma")] if hasattr(head, "cv4_kpts") else [seq[-1] for seq in get("cv4")]
+    return out
 
 
 def prune_model(model, ratio: float, imgsz: int) -> dict:

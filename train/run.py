@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from core.offline import prepare
+from train.shape import PRUNED
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,6 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
                     arch=f"{ARCHS[opts.arch]} (ultralytics) at width {opts.width}, {opts.act}, 1 class{opts.shape()}",
                     device=f"{device}, {opts.augmentation()}")
     card["train"]["selected"] = why
-    from train.shape import PRUNED
-
     if (out / "run" / PRUNED).is_file():  # train --prune: what torch-pruning took from --init's network
         import json
 
@@ -181,8 +180,6 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
         model, args = YOLO(str(last)), dict(resume=True, **run_args)
     else:
         data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts, opts.zoom_out)
-        from train.shape import PRUNED
-
         (out / "run" / PRUNED).unlink(missing_ok=True)  # an earlier run's, in the same folder
         model = YOLO(str(model_config(opts, out)), task="pose")
         if opts.init:
@@ -214,7 +211,7 @@ def _init(model, init: Path):
     from train.shape import is_pruned
 
     start = YOLO(str(init), task="pose")
-    return start if is_pruned(start.model) else model.load(str(init))
+    return start if is_pruned(start.model) else model.load(start.model)
 
 
 def _labelled_faces(dataset: Path, split: str) -> int:
