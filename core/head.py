@@ -20,7 +20,10 @@ exports lose their faces. Here:
   far-off predictions of empty background anchors set the int8 range, and the faces' points
   lost pixels to it;
 - only 3-D tensors, levels concatenated before decoding (onnx2tf re-lays out 4-D tensors as
-  images, and per-level 3-D tensors whose sizes coincide become ambiguous to it)."""
+  images, and per-level 3-D tensors whose sizes coincide become ambiguous to it), each level
+  turned channels-last first ([1, H x W, C], anchor-major as the outputs): the converter's
+  images are NHWC already, so the head adds no TRANSPOSE (face51-xs's full integer had 38,
+  20 of them around the DFL; now 18, all in C2f blocks, and 2% less invoke time)."""
 from __future__ import annotations
 
 import torch
@@ -65,11 +68,11 @@ class SplitDecode(nn.Module):
         super().__init__()
         self.kpt_shape, self.imgsz, self.reg_max = tuple(kpt_shape), tuple(imgsz), int(reg_max)
         self.strides, self.kpt_a, self.kpt_b = [float(s) for s in strides], kpt_a, kpt_b
-        self.register_buffer("bins", torch.arange(self.reg_max, dtype=torch.float32).view(1, -1, 1))
+        self.register_buffer("bins", torch.arange(self.reg_max, dtype=torch.float32).view(1, 1, -1))
         ax, ay, s = self._anchors()
         ih, iw = imgsz
         for name, v in {"ax": ax / iw, "ay": ay / ih, "sx": s / iw, "sy": s / ih}.items():
-            self.register_buffer(name, v.view(1, 1, -1))
+            self.register_buffer(name, v.view(1, -1, 1))
         self.kpt_xy = nn.ModuleList(self._kpt_conv(c, st, xy=True) for c, st in zip(kpt_convs, self.strides))
         self.kpt_vis = nn.ModuleList(self._kpt_conv(c, st, xy=False) for c, st in zip(kpt_convs, self.strides)) \
             if self.kpt_shape[1] == 3 else None
@@ -108,22 +111,27 @@ class SplitDecode(nn.Module):
 
     def forward(self, raw_boxes: list, raw_scores: list, trunks: list):
         d, r = self.kpt_shape[1], self.reg_max
-        raw_box = torch.cat([t.flatten(2) for t in raw_boxes], 2)
-        raw_cls = torch.cat([t.flatten(2) for t in raw_scores], 2)
-        off = torch.cat([self.kpt_xy[i](t).clamp(-1, 1).flatten(2) for i, t in enumerate(trunks)], 2) * KPT_REACH
+        raw_box = _anchor_major(raw_boxes)
+        raw_cls = _anchor_major(raw_scores)
+        off = _anchor_major([self.kpt_xy[i](t).clamp(-1, 1) for i, t in enumerate(trunks)]) * KPT_REACH
         # Each side's distance in grid units: reg_max 1 (YOLO26) predicts it; else the DFL
-        # expectation (0..reg_max-1) as a product and a sum: LiteRT's int8 BATCH_MATMUL returned
-        # values 140 quantisation steps off here (`inspect` showed it).
-        lt_x, lt_y, rb_x, rb_y = (raw_box[:, j:j + 1] if r == 1 else
-                                  (raw_box[:, j * r:(j + 1) * r].softmax(1) * self.bins).sum(1, keepdim=True)
-                                  for j in range(4))
+        # expectation (0..reg_max-1) as a product and a sum over the last axis: LiteRT's int8
+        # BATCH_MATMUL returned values 140 quantisation steps off here (`inspect` showed it).
+        dist = raw_box if r == 1 else \
+            (raw_box.reshape(1, -1, r).softmax(-1) * self.bins).sum(-1).reshape(1, -1, 4)
+        lt_x, lt_y, rb_x, rb_y = (dist[..., j:j + 1] for j in range(4))
         boxes = torch.cat([self.ax + (rb_x - lt_x) * (self.sx * 0.5), self.ay + (rb_y - lt_y) * (self.sy * 0.5),
-                           (lt_x + rb_x) * self.sx, (lt_y + rb_y) * self.sy], 1)
-        outs = [boxes.clamp(0, 1).permute(0, 2, 1), raw_cls.sigmoid().permute(0, 2, 1), off.permute(0, 2, 1)]
+                           (lt_x + rb_x) * self.sx, (lt_y + rb_y) * self.sy], -1)
+        outs = [boxes.clamp(0, 1), raw_cls.sigmoid(), off]
         if d == 3:
-            outs.append(torch.cat([self.kpt_vis[i](t).flatten(2) for i, t in enumerate(trunks)], 2).sigmoid()
-                        .permute(0, 2, 1))
+            outs.append(_anchor_major([self.kpt_vis[i](t) for i, t in enumerate(trunks)]).sigmoid())
         return tuple(outs)
+
+
+def _anchor_major(levels: list) -> torch.Tensor:
+    """Per-level [1, C, H, W] maps -> [1, anchors, C] in ultralytics' anchor order. Channels
+    last from the start: the converter's images are already NHWC, so this costs no transpose."""
+    return torch.cat([t.permute(0, 2, 3, 1).reshape(1, -1, t.shape[1]) for t in levels], 1)
 
 
 class SplitPoseModel(nn.Module):
