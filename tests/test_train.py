@@ -232,12 +232,21 @@ def test_prune_then_fine_tune_keeps_the_pruned_network(tmp_path):
     count = ("import json, torch\nfrom core.pruned import C2fSplit\n"
              "m = torch.load({!r}, weights_only=False)['model']\n"
              "print(json.dumps({{'split': sum(isinstance(x, C2fSplit) for x in m.modules()),\n"
-             "                  'params': sum(p.numel() for p in m.parameters())}}))")
+             "                  'params': sum(p.numel() for p in m.model[:-1].parameters()),\n"
+             "                  'silu': sum(type(x).__name__ == 'SiLU' for x in m.modules()),\n"
+             "                  'kpt': sorted({{b[1].conv.out_channels for b in m.model[-1].cv4}})}}))")
     pruned = run_python(count.format(str(best)))
-    code, _, err = run_cli("train", *args, "--init", best, "--out", tmp_path / "again")
+    # a run from the pruned network keeps its shape; --act and a narrower --kpt-channels change
+    # only the activations and the keypoint trunk, on the trained weights
+    code, _, err = run_cli("train", *args, "--init", best, "--act", "relu", "--kpt-channels", "16",
+                           "--out", tmp_path / "again")
     assert code == 0, err[-2000:]
-    again = run_python(count.format(str(tmp_path / "again" / "run" / "weights" / "best.pt")))
+    again_pt = tmp_path / "again" / "run" / "weights" / "best.pt"
+    again = run_python(count.format(str(again_pt)))
     assert pruned["split"] == again["split"] == 8 and pruned["params"] == again["params"]
+    assert pruned["silu"] > 0 and again["silu"] == 0 and pruned["kpt"][0] > 16 and again["kpt"] == [16]
+    arch = json.loads(again_pt.with_suffix(".card.json").read_text())["architecture"]
+    assert arch.endswith("prune 0.4, then relu, kpt-channels 16"), arch
     code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib", tr,
                            "--verify-data", va)
     assert code == 0, err[-2000:]
@@ -327,6 +336,19 @@ def test_best_checkpoint_is_picked_by_landmark_error(tmp_path, monkeypatch):
     assert best == w / "best.pt" and best.read_bytes() == b"last epoch" and summary.nme == 4.711
     assert (w / "best_fitness.pt").read_bytes() == b"fitness pick"
     assert why["chose"] == "last.pt" and why["best.pt"]["nme"] == 4.764 and why["last.pt"]["nme"] == 4.711
+
+    # fewer missed faces come before a lower NME (NME counts only the faces found)
+    for f in w.iterdir():
+        f.unlink()
+    (w / "best.pt").write_bytes(b"fitness pick")
+    (w / "last.pt").write_bytes(b"last epoch")
+    missed = {b"fitness pick": 4, b"last epoch": 2}
+    nme = {b"fitness pick": 6.185, b"last epoch": 6.280}
+    monkeypatch.setattr(card, "_evaluate", lambda p, val, progress=False: SimpleNamespace(
+        nme=nme[p.read_bytes()], n_missed=missed[p.read_bytes()]))
+    best, summary, why = card.pick_by_nme(w, tmp_path)
+    assert best.read_bytes() == b"last epoch" and why["chose"] == "last.pt" and why["last.pt"]["missed"] == 2
+    missed = {b"fitness pick": 0, b"last epoch": 0}
 
     # the other way round, a tie, or an unscorable last epoch: ultralytics' pick stays
     for best_nme, last_nme in ((4.6, 4.7), (4.7, 4.7), (4.7, float("nan"))):

@@ -136,6 +136,7 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
     if not best.exists():
         raise RuntimeError(f"{best}: training finished without a checkpoint")
     from train.card import card_for, pick_by_nme, write_card
+    from train.device import ACTIVATIONS
 
     best, summary, why = pick_by_nme(best.parent, val_dir)
     card = card_for(best, val_dir, summary, command=command, wall_seconds=wall_seconds,
@@ -154,7 +155,11 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
         before = json.loads(init_card.read_text())
         card["train"]["init"] = {"checkpoint": str(opts.init), "train": before["train"]}
         if "pruned" in before["train"] or ", prune " in before.get("architecture", ""):
-            card["architecture"] = before["architecture"]  # a pruned network keeps its shape
+            # a pruned network keeps its shape, but for what --act and --kpt-channels change
+            changed = [f"{opts.act}" if ACTIVATIONS[opts.act] else "",
+                       f"kpt-channels {opts.kpt_channels}" if opts.kpt_channels else ""]
+            changed = [c for c in changed if c]
+            card["architecture"] = before["architecture"] + (", then " + ", ".join(changed) if changed else "")
     write_card(card, best.with_suffix(".card.json"))
     return best
 
@@ -185,7 +190,7 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
         if opts.init:
             if not Path(opts.init).is_file():
                 raise UserError(f"{opts.init}: no such checkpoint to start from")
-            model = _init(model, Path(opts.init))
+            model = _init(model, Path(opts.init), opts)
         extra = {"time": opts.hours} if opts.hours else {}
         args = dict(data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, plots=False,
                     cache="ram", seed=opts.seed, deterministic=False, project=str(out.resolve()), name="run",
@@ -203,15 +208,21 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
     return model, args
 
 
-def _init(model, init: Path):
+def _init(model, init: Path, opts: TrainOptions):
     """The model to train from --init: the YAML's network with every tensor of init whose shape
-    fits, or init's own network when it was pruned (no YAML describes its shape)."""
+    fits, or init's own network when it was pruned (no YAML describes its shape), given a named
+    --act and a narrower --kpt-channels on its trained weights (train.prune.reshape_pruned)."""
     from ultralytics import YOLO
 
+    from train.device import ACTIVATIONS
+    from train.prune import reshape_pruned
     from train.shape import is_pruned
 
     start = YOLO(str(init), task="pose")
-    return start if is_pruned(start.model) else model.load(start.model)
+    if not is_pruned(start.model):
+        return model.load(start.model)
+    reshape_pruned(start.model, ACTIVATIONS[opts.act], opts.kpt_channels)
+    return start
 
 
 def _labelled_faces(dataset: Path, split: str) -> int:

@@ -84,10 +84,11 @@ def face_trainer():
             if spec.get("prune") and weights is not None:  # train --prune: the init's weights, pruned
                 import copy
 
-                from train.prune import prune_model
+                from train.prune import prune_model, reshape_pruned
 
                 model = copy.deepcopy(weights).float()
                 report = prune_model(model, spec["prune"], int(self.args.imgsz))
+                report.update(reshape_pruned(model, spec.get("activation"), spec.get("kpt_channels")))
                 write_json_atomic(Path(self.save_dir) / PRUNED, report)  # for the card
                 return model
             model = super().get_model(cfg=cfg, weights=None, verbose=verbose)
