@@ -51,8 +51,10 @@ def point_mapping(model_points: int, data_points: int, source: str) -> tuple[lis
     return m, d, ids
 
 
-def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOptions()) -> EvalResult:
-    """Run every image through runtime and score the decoded faces against the labels."""
+def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOptions(),
+             images: dict | None = None) -> EvalResult:
+    """Run every image through runtime and score the decoded faces against the labels.
+    images: already decoded images by path (decode_all), read from disk when absent."""
     k = art.spec.kpt_shape[0]
     m_idx, d_idx, ids = point_mapping(k, ds.n_points, str(ds.root)) if ds.labelled else (list(range(k)), [], [])
     res = EvalResult(None, skipped=list(ds.skipped))
@@ -61,7 +63,9 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
     timing = Timing()
     t_start = time.perf_counter()
     for s in _progress(samples, f"{art.path.name} [{runtime.name}]", opts.progress):
-        img = read_image(s.image)
+        img = images.get(str(s.image)) if images else None
+        if img is None:
+            img = read_image(s.image)
         if img is None:
             res.skipped.append((str(s.image), "unreadable or corrupt image"))
             continue
@@ -138,6 +142,24 @@ def face_records(res: EvalResult, parent: EvalResult | None, k: int, normaliser:
             d = drifts[parent_det[gi]] if parent_det.get(gi) is not None else None
             out.append({"image": img, "face": gi, "nme": None if pi is None else round(nme * 100, 4),
                         "drift": None if d is None else round(d * 100, 4), "missed": int(pi is None)})
+    return out
+
+
+def decode_all(datasets: list, budget_mb: float, progress: bool = False, max_images: int | None = None) -> dict:
+    """Every image of the datasets decoded once, by path, read-only, until budget_mb is spent:
+    what several artifacts scored on the same faces share (decoding a 454 px JPEG costs 2-6 x a
+    small model's inference call)."""
+    out, used = {}, 0
+    paths = list(dict.fromkeys(str(s.image) for ds in datasets for s in ds.samples[:max_images or None]))
+    for p in _progress(paths, "decoding the faces once", progress):
+        img = read_image(p)
+        if img is None:
+            continue
+        used += img.nbytes
+        if used > budget_mb * 2**20:
+            break
+        img.setflags(write=False)
+        out[p] = img
     return out
 
 

@@ -44,6 +44,7 @@ class _Job:
     x: object = None
     error: str | None = None
     faces: list = field(default_factory=list)  # per labelled face: nme, drift, missed (faces.csv)
+    images: dict = field(default_factory=dict)  # decoded once for every job of the run (decode_all)
 
 
 def artifacts_to_score(paths, all_: bool, build: Path | None) -> list[Path]:
@@ -105,7 +106,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, scaled: d
     reset_peak_rss()
     art = describe(job.path, opts.imgsz)
     job.rt = open_runtime(job.path, opts.threads[0], opts.imgsz, job.runtime)
-    res = evaluate(job.rt, art, ds, opts)
+    res = evaluate(job.rt, art, ds, opts, job.images)
     preds[(str(job.path.resolve()), job.runtime)] = res
     job.x = _one_input(ds, art)
     gflops, params = _cost(art, job.rt)
@@ -133,7 +134,7 @@ def _at_scale(job: _Job, art: Artifact, ds: Dataset, opts: ScoreOptions) -> dict
     means in this model's input pixels."""
     from eval.scales import face_size_px
 
-    s = evaluate(job.rt, art, ds, opts).summary
+    s = evaluate(job.rt, art, ds, opts, job.images).summary
     return {"nme": s.nme, "fr10": s.fr[0.10], "auc10": s.auc[0.10], "miss": round(100 * s.n_missed / max(s.n_faces, 1), 2),
             "faces": s.n_faces, "face_px": face_size_px(ds, art.spec.imgsz)}
 
@@ -205,6 +206,11 @@ def _one_input(ds: Dataset, art: Artifact):
     raise UserError(f"{ds.root}: no readable image")
 
 
+#: Memory for images decoded once per run when several artifacts are scored (AFW at three
+#: scales: 625 MB); beyond it the rest are decoded by each artifact as it goes.
+DECODED_MB = 1536
+
+
 def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOptions(),
                 runtimes: tuple | None = None, faces: list | None = None) -> list[ScoreRow]:
     """Score each file on each runtime that can run it (or only those named). A filter that
@@ -219,6 +225,12 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     if not jobs and not rows:
         raise UserError(f"no artifact among the {len(set(paths))} given runs on {', '.join(runtimes or ())}")
     preds, scaled = {}, _scaled(ds, opts.scales)
+    if len(jobs) > 1:  # each image decoded once for all, before any job's memory is measured
+        from eval.evaluate import decode_all
+
+        shared = decode_all([ds, *scaled.values()], DECODED_MB, opts.progress, opts.max_images)
+        for j in jobs:
+            j.images = shared
     for j in jobs:
         _guarded(j, lambda j=j: _accuracy(j, ds, opts, preds, scaled))
     if faces is not None:  # per-face errors for faces.csv, in the rows' order
@@ -226,7 +238,7 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     if opts.time_latency:
         _latency(jobs, opts)
     for j in jobs:
-        j.rt = None  # release every runtime before the rows are returned
+        j.rt, j.images = None, {}  # release every runtime and image before the rows are returned
         rows[(j.path, j.runtime)] = ScoreRow(str(j.path), j.runtime, ds.name, error=j.error,
                                              **({} if j.error else j.fields))
     order = {p: i for i, p in enumerate(ordered)}

@@ -126,3 +126,23 @@ def test_training_copies_shrunk_into_clutter(tiny_set, tmp_path):
     labels = tmp_path / "yolo" / "labels" / "train"
     plain, small = ((labels / n).read_text().split() for n in ("img0.txt", "zoom0.5_00000_img0.txt"))
     assert float(small[3]) / float(plain[3]) == pytest.approx(0.5, rel=0.05)  # the face's box is half as wide
+
+
+@pytest.mark.pytorch
+@pytest.mark.shared_data
+def test_images_decoded_once_for_several_artifacts_score_the_same(default_model, faces):
+    """score with several artifacts decodes each image once for all of them (eval.evaluate.
+    decode_all): read-only arrays, within the memory budget, and the same predictions."""
+    from eval.artifact import describe
+    from eval.datasets import load_dataset
+    from eval.evaluate import EvalOptions, decode_all, evaluate
+    from eval.runtimes import open_runtime
+
+    ds = load_dataset(faces / "afw")
+    images = decode_all([ds, ds], 1536, max_images=12)
+    assert len(images) == 12 and not any(im.flags.writeable for im in images.values())
+    assert len(decode_all([ds], 1, max_images=12)) < 12  # 1 MB holds fewer than 12 decoded faces
+    art, rt = describe(default_model), open_runtime(default_model)
+    opts = EvalOptions(progress=False, max_images=12)
+    alone, shared = evaluate(rt, art, ds, opts), evaluate(rt, art, ds, opts, images)
+    assert shared.summary.nme == alone.summary.nme and shared.n_images == alone.n_images == 12
