@@ -360,3 +360,21 @@ def test_best_checkpoint_is_picked_by_landmark_error(tmp_path, monkeypatch):
         best, summary, why = card.pick_by_nme(w, tmp_path)
         assert best.read_bytes() == b"fitness pick" and why["chose"] == "best.pt"
         assert not (w / "best_fitness.pt").exists()
+
+
+def test_a_pruned_keypoint_trunk_only_narrows(tmp_path):
+    """reshape_pruned: --kpt-channels at or above the trunk's width is a one-line ValueError
+    before any layer changes; below it, every level's trunk narrows and the network still runs."""
+    import torch
+
+    from tests.tiny import make_tiny_pose
+    from train.prune import reshape_pruned
+
+    model = torch.load(make_tiny_pose(tmp_path / "t.pt", 51, imgsz=64), weights_only=False)["model"].float()
+    width = model.model[-1].cv4[0][1].conv.out_channels
+    with pytest.raises(ValueError, match=f"kpt-channels {width}: .* {width} wide already"):
+        reshape_pruned(model, None, width)
+    assert {b[1].conv.out_channels for b in model.model[-1].cv4} == {width}
+    assert reshape_pruned(model, "nn.ReLU()", 8) == {"activation": "nn.ReLU()", "kpt_channels": 8}
+    assert {b[1].conv.out_channels for b in model.model[-1].cv4} == {8}
+    model.eval()(torch.zeros(1, 3, 64, 64))
