@@ -1,6 +1,7 @@
 """`train`: a thin layer over ultralytics pose training, on a GPU or every CPU core, offline."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, fields
@@ -145,20 +146,15 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
                     device=f"{device}, {opts.augmentation()}")
     card["train"]["selected"] = why
     if (out / "run" / PRUNED).is_file():  # train --prune: what torch-pruning took from --init's network
-        import json
-
         card["train"]["pruned"] = json.loads((out / "run" / PRUNED).read_text())
     init_card = Path(opts.init).with_suffix(".card.json") if opts.init else None
     if init_card and init_card.is_file():  # the run it started from: the recipe stays whole
-        import json
-
         before = json.loads(init_card.read_text())
         card["train"]["init"] = {"checkpoint": str(opts.init), "train": before["train"]}
         if "pruned" in before["train"] or ", prune " in before.get("architecture", ""):
             # a pruned network keeps its shape, but for what --act and --kpt-channels change
-            changed = [f"{opts.act}" if ACTIVATIONS[opts.act] else "",
-                       f"kpt-channels {opts.kpt_channels}" if opts.kpt_channels else ""]
-            changed = [c for c in changed if c]
+            changed = ([opts.act] if ACTIVATIONS[opts.act] else []) + \
+                ([f"kpt-channels {opts.kpt_channels}"] if opts.kpt_channels else [])
             card["architecture"] = before["architecture"] + (", then " + ", ".join(changed) if changed else "")
     write_card(card, best.with_suffix(".card.json"))
     return best
