@@ -6,6 +6,7 @@ seed) into the cache as an ordinary .pts folder, so score, sweep and tox read th
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -59,9 +60,9 @@ def _render(ds: Dataset, scale: float, seed: int, folder: Path) -> None:
     from core.files import write_text_atomic
     from eval.preprocess import read_image
 
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    # a folder of this process's own: two runs (two trainings side by side) may render the same set
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
     for i, s in enumerate(ds.samples):
         img = read_image(s.image)
         if img is None:
@@ -73,8 +74,15 @@ def _render(ds: Dataset, scale: float, seed: int, folder: Path) -> None:
         cv2.imwrite(str(tmp / f"{stem}.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
         write_text_atomic(tmp / f"{stem}.pts", "".join(_pts_block(f) for f in faces))
     (tmp / ".done").write_text("")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.replace(folder)
+    if not (folder / ".done").is_file():  # else another run finished the same set first
+        shutil.rmtree(folder, ignore_errors=True)  # an interrupted render's leftovers
+        try:
+            tmp.replace(folder)
+            return
+        except OSError:
+            if not (folder / ".done").is_file():
+                raise
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def place(img: np.ndarray, faces: list, scale: float, rng, canvas: np.ndarray) -> tuple[np.ndarray, list]:

@@ -64,6 +64,19 @@ def test_the_rendering_is_the_same_every_time(tiny_set, tmp_path):
         a.samples[0].faces[0].tolist()
 
 
+def test_runs_side_by_side_render_the_same_set_once(tiny_set, tmp_path):
+    """Two trainings (or score runs) started together render the same scaled set into one cache:
+    each in a folder of its own, the first to finish keeps its copy, none fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        sets = list(pool.map(lambda _: scaled_dataset(tiny_set, 0.5, cache=tmp_path / "c"), range(4)))
+    folders = {s.samples[0].image.parent for s in sets}
+    assert len(folders) == 1 and (folders.pop() / ".done").is_file()
+    assert [p.name for p in (tmp_path / "c" / "scales").iterdir()] == [sets[0].samples[0].image.parent.name]
+    assert all(len(s.samples) == len(tiny_set.samples) for s in sets)
+
+
 def test_unlabelled_images_cannot_be_scaled(tmp_path):
     from eval.datasets import Dataset
 
