@@ -36,8 +36,14 @@ def check_scales(values) -> tuple[float, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def scaled_dataset(ds: Dataset, scale: float, seed: int = 0, cache: Path | None = None) -> Dataset:
-    """ds with every labelled image shrunk by `scale` into clutter (cached; the same every time)."""
+def scaled_dataset(ds: Dataset, scale: float, seed: int = 0, cache: Path | None = None,
+                   label_clutter: bool = False) -> Dataset:
+    """ds with every labelled image shrunk by `scale` into clutter (cached; the same every time).
+
+    label_clutter: also label the faces of the clutter (the other images' own, resized into their
+    tiles; those the shrunk image covers left out). For training: unlabelled, the clutter's faces,
+    as small as the shrunk one, teach a model that a face of that size is background half the time
+    (it then scores small faces too low to keep). The evaluator's sets leave them unlabelled."""
     from core.files import fingerprint
     from core.offline import CACHE
 
@@ -46,15 +52,15 @@ def scaled_dataset(ds: Dataset, scale: float, seed: int = 0, cache: Path | None 
     if scale == 1:
         return ds
     key = fingerprint([s.image for s in ds.samples])[:12]
-    folder = Path(cache or CACHE) / "scales" / f"{ds.name}-{key}-v{VERSION}-seed{seed}-x{scale:g}"
+    folder = Path(cache or CACHE) / "scales" / f"{ds.name}-{key}-v{VERSION}-seed{seed}-x{scale:g}{'-lc' * label_clutter}"
     if not (folder / ".done").is_file():
-        _render(ds, scale, seed, folder)
+        _render(ds, scale, seed, folder, label_clutter)
     out = read_pts_folder(folder, origin=0)
     out.name = f"{ds.name}@{scale:g}"
     return out
 
 
-def _render(ds: Dataset, scale: float, seed: int, folder: Path) -> None:
+def _render(ds: Dataset, scale: float, seed: int, folder: Path, label_clutter: bool = False) -> None:
     import cv2
 
     from core.files import write_text_atomic
@@ -68,8 +74,11 @@ def _render(ds: Dataset, scale: float, seed: int, folder: Path) -> None:
         if img is None:
             continue  # the scaled set lacks it; the evaluator reports the original as skipped
         rng = np.random.default_rng([seed, i])
-        canvas, faces = place(img, [np.asarray(f, np.float64) for f in s.faces], scale, rng,
-                              _filler(ds, i, rng, img.shape[:2]))
+        filler, clutter = _filler(ds, i, rng, img.shape[:2])
+        canvas, faces, (x0, y0, x1, y1) = place(img, [np.asarray(f, np.float64) for f in s.faces], scale, rng, filler)
+        if label_clutter:  # each clutter face the shrunk image leaves wholly in view
+            faces += [f for f in clutter if f[:, 0].max() < x0 or f[:, 0].min() > x1 or f[:, 1].max() < y0
+                      or f[:, 1].min() > y1]
         stem = f"{i:05d}_{Path(s.image).stem}"
         cv2.imwrite(str(tmp / f"{stem}.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
         write_text_atomic(tmp / f"{stem}.pts", "".join(_pts_block(f) for f in faces))
@@ -85,9 +94,10 @@ def _render(ds: Dataset, scale: float, seed: int, folder: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def place(img: np.ndarray, faces: list, scale: float, rng, canvas: np.ndarray) -> tuple[np.ndarray, list]:
+def place(img: np.ndarray, faces: list, scale: float, rng, canvas: np.ndarray) -> tuple[np.ndarray, list, tuple]:
     """Paste img shrunk by scale onto canvas (same size) at a random position; the faces' points
-    follow the resize's own mapping of pixel centres, (p + 0.5) * f - 0.5, then the offset."""
+    follow the resize's own mapping of pixel centres, (p + 0.5) * f - 0.5, then the offset.
+    Returns the canvas, the moved faces and the pasted box (x0, y0, x1, y1)."""
     import cv2
 
     h, w = img.shape[:2]
@@ -95,18 +105,23 @@ def place(img: np.ndarray, faces: list, scale: float, rng, canvas: np.ndarray) -
     y0, x0 = int(rng.integers(0, h - sh + 1)), int(rng.integers(0, w - sw + 1))
     canvas = canvas.copy()
     canvas[y0:y0 + sh, x0:x0 + sw] = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
-    f = np.array([sw / w, sh / h])
-    return canvas, [(p[:, :2] + 0.5) * f - 0.5 + (x0, y0) for p in faces]
+    return canvas, _moved(faces, (sw / w, sh / h), (x0, y0)), (x0, y0, x0 + sw, y0 + sh)
 
 
-def _filler(ds: Dataset, i: int, rng, hw: tuple[int, int]) -> np.ndarray:
-    """A canvas of size hw tiled GRID x GRID with other images of the set (grey where unreadable)."""
+def _moved(faces: list, f, offset) -> list:
+    """Points through a resize by f (pixel centres map as (p + 0.5) * f - 0.5), then offset."""
+    return [(np.asarray(p, np.float64)[:, :2] + 0.5) * np.asarray(f) - 0.5 + offset for p in faces]
+
+
+def _filler(ds: Dataset, i: int, rng, hw: tuple[int, int]) -> tuple[np.ndarray, list]:
+    """A canvas of size hw tiled GRID x GRID with other images of the set (grey where unreadable),
+    and those images' labelled faces where their tiles put them."""
     import cv2
 
     from eval.preprocess import read_image
 
     h, w = hw
-    canvas = np.full((h, w, 3), 114, np.uint8)
+    canvas, faces = np.full((h, w, 3), 114, np.uint8), []
     others = [j for j in range(len(ds.samples)) if j != i]
     picks = rng.choice(others, size=min(GRID * GRID, len(others)), replace=False) if others else []
     for k, j in enumerate(picks):
@@ -116,7 +131,9 @@ def _filler(ds: Dataset, i: int, rng, hw: tuple[int, int]) -> np.ndarray:
         r, c = divmod(k, GRID)
         y0, y1, x0, x1 = r * h // GRID, (r + 1) * h // GRID, c * w // GRID, (c + 1) * w // GRID
         canvas[y0:y1, x0:x1] = cv2.resize(other, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    return canvas
+        oh, ow = other.shape[:2]
+        faces += _moved(ds.samples[int(j)].faces, ((x1 - x0) / ow, (y1 - y0) / oh), (x0, y0))
+    return canvas, faces
 
 
 def _pts_block(points: np.ndarray) -> str:

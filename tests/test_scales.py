@@ -23,7 +23,8 @@ def test_points_move_with_the_pixels_and_the_face_is_never_covered():
     for x, y in pts.astype(int):
         img[y - 2:y + 3, x - 2:x + 3] = 255
     canvas = np.full_like(img, 77)
-    out, (moved,) = place(img, [pts], 0.5, np.random.default_rng(3), canvas)
+    out, (moved,), (px0, py0, px1, py1) = place(img, [pts], 0.5, np.random.default_rng(3), canvas)
+    assert (px1 - px0, py1 - py0) == (150, 100) and px0 <= moved[:, 0].min() and moved[:, 0].max() < px1
     assert out.shape == img.shape
     for x, y in moved:  # each white square lands where its point went
         patch = out[int(y) - 3:int(y) + 4, int(x) - 3:int(x) + 4, 0]
@@ -139,6 +140,18 @@ def test_training_copies_shrunk_into_clutter(tiny_set, tmp_path):
     labels = tmp_path / "yolo" / "labels" / "train"
     plain, small = ((labels / n).read_text().split() for n in ("img0.txt", "zoom0.5_00000_img0.txt"))
     assert float(small[3]) / float(plain[3]) == pytest.approx(0.5, rel=0.05)  # the face's box is half as wide
+    # the clutter's own faces are labelled too (half size, in their tiles), apart from the shrunk face
+    widths = {round(float(p.read_text().split()[3]), 3) for p in labels.glob("img*.txt")}
+    clutter = 0
+    for p in labels.glob("zoom0.5_*.txt"):
+        main, *rest = [np.array(r.split()[1:5], float) for r in p.read_text().splitlines()]
+        clutter += len(rest)
+        for box in rest:
+            assert any(abs(box[2] - w / 2) < 0.01 for w in widths)
+            assert abs(box[0] - main[0]) > (box[2] + main[2]) / 2 or abs(box[1] - main[1]) > (box[3] + main[3]) / 2
+    assert clutter >= 6
+    # the evaluator's scaled sets leave the clutter unlabelled: one face per image
+    assert all(len(s.faces) == 1 for s in scaled_dataset(tiny_set, 0.5, seed=1000, cache=tmp_path / "e").samples)
 
 
 @pytest.mark.pytorch

@@ -71,7 +71,8 @@ def write_split(ds: Dataset, out: Path, split: str, n_kpts: int, prefix: str = "
 def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 51, zoom_out: tuple = ()) -> Path:
     """Write a YOLO-pose dataset from two labelled folders; returns the data YAML's path.
     zoom_out: for each factor, every training face again, shrunk by it into a canvas of other
-    training images (eval.scales, the renderer `score --scales` measures with; seeded apart)."""
+    training images (eval.scales, the renderer `score --scales` measures with; seeded apart), the
+    faces of those other images labelled too."""
     import yaml
 
     from eval.scales import scaled_dataset
@@ -83,7 +84,7 @@ def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 
             raise ValueError(f"{src}: no landmark annotations found")
         counts[split] = write_split(ds, out, split, n_kpts)
         for i, s in enumerate(zoom_out if split == "train" else ()):
-            counts[split] += write_split(scaled_dataset(ds, s, seed=1000 + i), out, split, n_kpts, f"zoom{s:g}_")
+            counts[split] += write_split(scaled_dataset(ds, s, seed=1000 + i, label_clutter=True), out, split, n_kpts, f"zoom{s:g}_")
     cfg = {
         "path": str(out.resolve()), "train": "images/train", "val": "images/val",
         "kpt_shape": [n_kpts, 3], "flip_idx": list(flip_indices(n_kpts)), "names": {0: "face"},
