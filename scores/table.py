@@ -43,21 +43,28 @@ def _speed(s: dict | None) -> str:
     return text + " SLOWER than its parent here" if s["ratio"] > 1 else text
 
 
-def _cells(row, cols):
-    out = []
-    for c in cols:
-        v = getattr(row, c)
-        if c == "artifact":
-            v = _short_path(v)
-        out.append("" if v is None else v)
-    return out
+def _cells(row, cols, names: dict):
+    return ["" if v is None else v for v in
+            (names.get(row.artifact, row.artifact) if c == "artifact" else getattr(row, c) for c in cols)]
 
 
-def _short_path(p: str) -> str:
-    from pathlib import Path
+def short_paths(paths) -> dict:
+    """Each path by its last two parts (folder/file), or as many more as tell it apart from the
+    others (two runs' weights/best.pt read as a/run/weights/best.pt and b/run/weights/best.pt)."""
+    from pathlib import PurePath
 
-    path = Path(p)
-    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    parts = {p: PurePath(p).parts for p in paths}
+    depth = {p: min(2, len(v)) for p, v in parts.items()}
+    while True:
+        names = {p: "/".join(parts[p][-depth[p]:]) for p in parts}
+        seen: dict = {}
+        for p, n in names.items():
+            seen.setdefault(n, []).append(p)
+        clash = [p for group in seen.values() if len(group) > 1 for p in group if depth[p] < len(parts[p])]
+        if not clash:
+            return names
+        for p in clash:
+            depth[p] += 1
 
 
 def scale_keys(rows) -> list[str]:
@@ -79,7 +86,8 @@ def score_table(rows, fmt: str = "simple", machine: dict | None = None) -> str:
 
     cols = [c for c in COLUMNS if c not in ("error", "note") or any(getattr(r, c) for r in rows)]
     scales = scale_keys(rows)
-    body = [_cells(r, cols) + scale_cells(r, scales) for r in rows]
+    names = short_paths({r.artifact for r in rows})
+    body = [_cells(r, cols, names) + scale_cells(r, scales) for r in rows]
     headers = [COLUMNS[c] for c in cols] + [h for k in scales for h in (f"NME% @{k} ↓", f"miss% @{k} ↓")]
     text = tabulate(body, headers=headers, tablefmt=fmt, floatfmt="g")
     runs = sorted({r.latency_runs for r in rows if r.latency_runs})

@@ -29,6 +29,18 @@ def test_a_perturbed_score_fails_with_the_right_message():
     assert [m.metric for m in compare([_row(artifact="b/m_fp32.tflite", kind="fp32", nme=4.05)], float_base)] == ["nme"]
 
 
+def test_the_score_table_tells_two_runs_best_pt_apart():
+    """Rows are named by folder/file, or by as many more parts as tell two files apart."""
+    from scores.table import score_table, short_paths
+
+    rows = [_row(artifact=f"build/{run}/run/weights/best.pt", kind="fp32") for run in ("m", "m2")]
+    rows.append(_row(artifact="build/face51_s/face51_s_int8.tflite"))
+    table = score_table(rows)
+    assert "m/run/weights/best.pt" in table and "m2/run/weights/best.pt" in table
+    assert "face51_s/face51_s_int8.tflite" in table and "build/face51_s" not in table
+    assert short_paths(["a/x.pt", "x.pt", "b/a/x.pt"]) == {"a/x.pt": "a/x.pt", "x.pt": "x.pt", "b/a/x.pt": "b/a/x.pt"}
+
+
 @pytest.mark.shared_data
 @pytest.mark.parametrize("runtime", [
     pytest.param("onnxruntime", marks=pytest.mark.onnxruntime),
