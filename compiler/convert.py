@@ -79,7 +79,9 @@ def onnx2tf_saved_model(src: Path, dst: Path, sample_nhwc: np.ndarray) -> None:
     np.save(work / ONNX2TF_SAMPLE, sample_nhwc.astype(np.float32))
     # onnx2tf rewrites the ONNX file it is given; hand it a copy so the parent stays intact.
     src = Path(shutil.copyfile(src, work / src.name))
-    with _workdir(work), quiet(_log(dst)):
+    from compiler.onnx2tf_adds import nhwc_residual_adds
+
+    with _workdir(work), quiet(_log(dst)), nhwc_residual_adds():
         try:
             onnx2tf.convert(input_onnx_file_path=str(src.resolve()), output_folder_path=str(dst.resolve()),
                             output_signaturedefs=True, not_use_onnxsim=True, non_verbose=True,

@@ -46,6 +46,21 @@ def test_int8_artifacts_have_the_dtypes_they_claim(tiny_build):
     assert guard["attempts"] and {"remedy", "drift_nme", "anchor_drift_pct", "passed"} <= set(guard["attempts"][0])
 
 
+def test_tflite_files_keep_channels_last_throughout(tiny_build):
+    """No TRANSPOSE anywhere: not in the split head, not around a backbone block's residual Add
+    and the Concat after it (onnx2tf 1.29 rebuilt each such Add in NCHW: compiler/onnx2tf_adds.py)."""
+    import collections
+
+    from compiler.convert import tensorflow
+
+    out, _ = tiny_build
+    tf = tensorflow()
+    for name in ("tiny51_fp32.tflite", "tiny51_int8.tflite"):
+        ops = collections.Counter(o["op_name"] for o in tf.lite.Interpreter(model_path=str(out / name))._get_ops_details())
+        assert ops["ADD"] >= 2 and ops["CONCATENATION"] >= 4, (name, ops)  # the residual blocks are there
+        assert ops["TRANSPOSE"] == 0, (name, ops)
+
+
 def _ultralytics_decoded(model, x):
     """ultralytics' own decoding of every anchor: [1, 4 + nc + 3K, N], boxes cx, cy, w, h in
     pixels (an end-to-end head's boxes come as corners, before its top-k: both undone here)."""
