@@ -56,7 +56,7 @@ def short_paths(paths) -> dict:
     parts = {p: PurePath(p).parts for p in paths}
     depth = {p: min(2, len(v)) for p, v in parts.items()}
     while True:
-        names = {p: "/".join(parts[p][-depth[p]:]) for p in parts}
+        names = {p: PurePath(*parts[p][-depth[p]:]).as_posix() for p in parts}
         seen: dict = {}
         for p, n in names.items():
             seen.setdefault(n, []).append(p)

@@ -39,6 +39,7 @@ def test_the_score_table_tells_two_runs_best_pt_apart():
     assert "m/run/weights/best.pt" in table and "m2/run/weights/best.pt" in table
     assert "face51_s/face51_s_int8.tflite" in table and "build/face51_s" not in table
     assert short_paths(["a/x.pt", "x.pt", "b/a/x.pt"]) == {"a/x.pt": "a/x.pt", "x.pt": "x.pt", "b/a/x.pt": "b/a/x.pt"}
+    assert short_paths(["/r/a/x.pt", "/a/x.pt"]) == {"/r/a/x.pt": "r/a/x.pt", "/a/x.pt": "/a/x.pt"}
 
 
 @pytest.mark.shared_data
