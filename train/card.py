@@ -82,13 +82,23 @@ def card_for(best: Path, val_dir: Path, s, *, command: str, train_desc: str, wal
             "wall_seconds": round(wall_seconds),
             "device": device,
         },
-        "val": {
-            "faces": s.n_faces, "missed": s.n_missed, "nme": _finite(s.nme),
-            "fr08": _finite(s.fr[0.08]), "fr10": _finite(s.fr[0.10]), "auc10": _finite(s.auc[0.10]),
-            "normaliser": "inter-ocular (outer eye corners), "
-                          f"{art.spec.kpt_shape[0]} points", "regions": s.regions,
-        },
+        "val": _val(s, art.spec.kpt_shape[0]),
         "licence": "Trained on 300-W data, which is for research use only; so is this model.",
+    }
+
+
+def val_of(ckpt: Path, val_dir: Path) -> dict:
+    """A card's val section for ckpt, scored afresh on val_dir."""
+    from eval.artifact import describe
+
+    return _val(_evaluate(ckpt, val_dir), describe(ckpt).spec.kpt_shape[0])
+
+
+def _val(s, points: int) -> dict:
+    return {
+        "faces": s.n_faces, "missed": s.n_missed, "nme": _finite(s.nme),
+        "fr08": _finite(s.fr[0.08]), "fr10": _finite(s.fr[0.10]), "auc10": _finite(s.auc[0.10]),
+        "normaliser": f"inter-ocular (outer eye corners), {points} points", "regions": s.regions,
     }
 
 

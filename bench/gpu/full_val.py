@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def main() -> None:
-    from train.card import _evaluate, card_for, write_card
+    from train.card import val_of, write_card
 
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint", type=Path)
@@ -21,8 +21,7 @@ def main() -> None:
     path = a.checkpoint.with_suffix(".card.json")
     card = json.loads(path.read_text())
     copy, afw = card["val"], a.faces / "afw"
-    card["val"] = card_for(a.checkpoint, afw, _evaluate(a.checkpoint, afw), command="", train_desc="",
-                           wall_seconds=0, arch="", device="")["val"]
+    card["val"] = val_of(a.checkpoint, afw)
     t = card["train"]
     t["val_copy"] = (f"selected on a copy of afw shrunk to {a.side} px on the longest side (NME {copy['nme']}, "
                      f"{copy['missed']} missed); the val figures here are the full-resolution afw's")
