@@ -42,6 +42,24 @@ def test_the_score_table_tells_two_runs_best_pt_apart():
     assert short_paths(["/r/a/x.pt", "/a/x.pt"]) == {"/r/a/x.pt": "r/a/x.pt", "/a/x.pt": "/a/x.pt"}
 
 
+
+def test_the_compile_table_says_what_the_int8_guard_judged(tmp_path):
+    """Labelled faces: the NME ratio; a parent that finds no face (untrained): the anchor drift
+    the guard judged by, not the face drift (nan, there being no face)."""
+    from compiler.pipeline import StageResult
+    from scores.table import compile_table
+
+    f = tmp_path / "m_int8.tflite"
+    f.write_bytes(b"0" * 1000)
+    faces = {"remedy": "a", "parent_faces": 30, "child_nme": 5.15, "parent_nme": 5.0, "child_missed": 1,
+             "parent_missed": 1, "drift_nme": 0.4, "anchor_drift_pct": 0.7}
+    none = {"remedy": "a", "parent_faces": 0, "drift_nme": float("nan"), "drift_missed": 0, "anchor_drift_pct": 0.83}
+    rows = [StageResult("tflite_int8", f, False, 1.0, {"guard": {"passed": p, "chosen": "a", "attempts": [a]}})
+            for a, p in ((faces, True), (none, True))]
+    table = compile_table(rows)
+    assert "ok: NME x1.030, misses 1 vs 1 (a, 1 tried)" in table
+    assert "ok: anchor drift 0.83% (the parent finds no face)" in table and "nan" not in table
+
 @pytest.mark.shared_data
 @pytest.mark.parametrize("runtime", [
     pytest.param("onnxruntime", marks=pytest.mark.onnxruntime),
