@@ -51,12 +51,11 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
     default: face51-s) into verified artifacts."""
     from compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
     from eval.defaults import DEFAULT_MODEL, resolve_model
+    from scores.table import compile_table
 
     opts = CompileOptions(imgsz=imgsz, opset=opset, calib_data=calib_data, calib_n=calib_n, verify_data=verify_data,
                           targets=tuple(t.strip() for t in targets.split(",")) if targets else DEFAULT_TARGETS)
     results = compile_checkpoint(resolve_model(checkpoint) if checkpoint else DEFAULT_MODEL, out, opts)
-    from scores.table import compile_table
-
     click.echo(compile_table(results))
     _exit_on_failed_rows([(r.stage, r.failed) for r in results])
 
@@ -237,12 +236,15 @@ def calib(folder, n, imgsz):
 @click.option("--zoom-out", default="", help="Extra training copies of every face shrunk into clutter, e.g. 0.5,0.7.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
+@click.option("--teacher", type=click.Path(path_type=Path), help="Distil: soften the training points towards this model's.")
+@click.option("--teacher-weight", type=float, default=0.5, show_default=True, help="The teacher's share of each target.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
 def train(train_dir, val_dir, kpts, out, **opts):
     """Train a pose face model (YOLOv8n's shape by default; --arch yolo11, yolo26) on .pts folders, offline.
 
     Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
     from eval.defaults import shared_faces
+    from train.card import summary
     from train.run import TrainOptions, train as run
 
     s = shared_faces()
@@ -250,8 +252,6 @@ def train(train_dir, val_dir, kpts, out, **opts):
         raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
     best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
                TrainOptions(n_kpts=int(kpts), **opts), command="python cli.py " + " ".join(sys.argv[1:]))
-    from train.card import summary
-
     click.echo(summary(best))
 
 

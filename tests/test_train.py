@@ -109,7 +109,8 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     code = ("import json, torch\nfrom pathlib import Path\nfrom train.run import TrainOptions, train\n"
             f"b = train(Path({str(tmp_path / 'tr')!r}), Path({str(tmp_path / 'va')!r}), Path({str(tmp_path / 'ft')!r}), "
             f"TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125, act='relu6', device='cpu', init=Path({str(best)!r}),"
-            " optimizer='SGD', lr0=0.001, warmup_epochs=0, degrees=12.5, mosaic=0.0, scale=0.7))\n"
+            " optimizer='SGD', lr0=0.001, warmup_epochs=0, degrees=12.5, mosaic=0.0, scale=0.7,"
+            " teacher=Path('models/face51_s.pt'), teacher_weight=0.7))\n"
             "ms = [torch.load(p, weights_only=False)['model'] for p in "
             f"(Path({str(best)!r}), b)]\n"
             "def corr(get):\n"
@@ -125,6 +126,8 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     assert (ft_args["degrees"], ft_args["mosaic"], ft_args["scale"]) == (12.5, 0.0, 0.7)
     ft_card = json.loads((tmp_path / "ft" / "run" / "weights" / "best.card.json").read_text())
     assert ft_card["train"]["device"].endswith("fliplr 0.5 with flip_idx, degrees 12.5, mosaic 0.0, scale 0.7")
+    teach = ft_card["train"]["teacher"]  # distilled: the card says from what (noise holds no face to soften)
+    assert (teach["checkpoint"], teach["weight"], teach["faces"]) == ("models/face51_s.pt", 0.7, 6)
 
     code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib",
                            tmp_path / "tr", "--verify-data", tmp_path / "va")
@@ -378,3 +381,78 @@ def test_a_pruned_keypoint_trunk_only_narrows(tmp_path):
     assert reshape_pruned(model, "nn.ReLU()", 8) == {"activation": "nn.ReLU()", "kpt_channels": 8}
     assert {b[1].conv.out_channels for b in model.model[-1].cv4} == {8}
     model.eval()(torch.zeros(1, 3, 64, 64))
+
+
+def test_keep_levels_cuts_the_head_and_neck_tensor_for_tensor(tmp_path):
+    """--levels on a built network (a pruned --init has no YAML to rebuild): the kept levels'
+    outputs are the full network's own, anchor for anchor; a dropped top level takes the neck
+    layers that fed only it; a level the network lacks is one clear error."""
+    import torch
+
+    from tests.tiny import make_tiny_pose
+    from train.shape import keep_levels
+
+    full = torch.load(make_tiny_pose(tmp_path / "t.pt", 51, imgsz=64), weights_only=False)["model"].float().eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = full(x)[0]  # decoded [1, 4 + 1 + 153, 8x8 + 4x4 + 2x2 anchors]
+        for levels, anchors, layers in (((4, 5), slice(64, 84), len(full.model)), ((3, 4), slice(0, 80), len(full.model) - 3)):
+            m = torch.load(tmp_path / "t.pt", weights_only=False)["model"].float().eval()
+            keep_levels(m, levels)
+            assert len(m.model) == layers and m.model[-1].stride.tolist() == [2.0 ** lv for lv in levels]
+            assert torch.allclose(m(x)[0], ref[..., anchors], atol=1e-5)
+    with pytest.raises(ValueError, match="has levels 3,4"):
+        keep_levels(m, (4, 5))
+
+
+def test_teacher_soft_targets_move_the_model_points_only(faces, tmp_path):
+    """train --teacher: each training face the teacher finds gets weight x its landmarks +
+    (1 - weight) x the label on the model's 51 points, the jaw untouched; the labels written for
+    ultralytics carry them; validation keeps its annotations; a wrong teacher is one line."""
+    import json
+
+    from core.errors import UserError
+    from eval.datasets import load_dataset
+    from eval.defaults import MODELS
+    from eval.evaluate import evaluate_path
+    from eval.landmarks import canonical_indices
+    from tests.conftest import run_cli
+    from tests.tiny import make_tiny_pose
+    from train.teacher import soft_targets
+    from train.yolo_data import build_yolo_dataset
+
+    for split in ("tr", "va"):
+        (tmp_path / split).mkdir()
+        for img in sorted((faces / "afw").glob("*.jpg"))[:5]:
+            for f in (img, img.with_suffix(".pts")):
+                (tmp_path / split / f.name).symlink_to(f)
+    teacher = MODELS["face51-s"]
+    ds = load_dataset(tmp_path / "tr")
+    pred = evaluate_path(teacher, ds)
+    full, report = soft_targets(ds, teacher, 51, 1.0, progress=False)
+    half, _ = soft_targets(ds, teacher, 51, 0.5, progress=False)
+    ids = list(canonical_indices(51))
+    jaw = [i for i in range(68) if i not in ids]
+    n = 0
+    for s, f1, fh in zip(ds.samples, full.samples, half.samples):
+        for gi, pi, _ in pred.matches[str(s.image)]:
+            label, mine = s.faces[gi], pred.predictions[str(s.image)][pi].points
+            assert np.allclose(f1.faces[gi][ids], mine) and np.allclose(fh.faces[gi][ids], (label[ids] + mine) / 2)
+            assert np.array_equal(f1.faces[gi][jaw], label[jaw])
+            n += 1
+    assert n == report["faces_softened"] >= 5 and report["faces"] >= n and report["mean_shift_px"] > 0
+    data = build_yolo_dataset(tmp_path / "tr", tmp_path / "va", tmp_path / "ds", 51, teacher=(teacher, 1.0))
+    assert json.loads((data.parent / "teacher.json").read_text())["faces_softened"] == n
+    s0 = full.samples[0]
+    w, h = cv2.imread(str(s0.image)).shape[1::-1]
+    row = [float(v) for v in (data.parent / "labels" / "train" / s0.image.with_suffix(".txt").name).read_text().split("\n")[0].split()]
+    assert np.allclose(np.array(row[5:]).reshape(51, 3)[:, :2] * [w, h], s0.faces[0][ids], atol=1e-3)
+    val_row = (data.parent / "labels" / "val" / s0.image.with_suffix(".txt").name).read_text().split("\n")[0]
+    assert val_row.split()[5:] != [f"{v:.6f}" if i % 3 < 2 else "2" for i, v in enumerate(row[5:])]  # the label's own
+    with pytest.raises(UserError, match="predicts 68 points, the student 51"):
+        soft_targets(ds, make_tiny_pose(tmp_path / "t68.pt", 68, imgsz=64), 51, 0.5)
+    (tmp_path / "notes.pt").write_text("not a model")
+    for bad, msg in ((("--teacher", tmp_path / "notes.pt"), "not a pose model"),
+                     (("--teacher", teacher, "--teacher-weight", "0"), "teacher-weight 0.0")):
+        code, _, err = run_cli("train", "--train", tmp_path / "tr", "--val", tmp_path / "va", *bad, "--out", tmp_path / "o")
+        assert code == 2 and msg in err and "Traceback" not in err and not (tmp_path / "o").exists(), err[-500:]

@@ -32,6 +32,8 @@ class TrainOptions:
     prune: float | None = None       # fraction of channels torch-pruning removes from --init's network
     resume: bool = False        # continue out/run/weights/last.pt
     init: Path | None = None    # start from this checkpoint's weights (every layer whose shape fits)
+    teacher: Path | None = None  # distil: the training faces' points softened towards its landmarks
+    teacher_weight: float = 0.5  # the teacher's share of each soft target (train/teacher.py)
     # The schedule. ultralytics' "auto" picks SGD at lr0 0.01 for long runs (AdamW 0.002 for short
     # ones) after 3 warm-up epochs whose bias lr starts at 0.1: a schedule for training from
     # scratch. A fine-tune names a small lr0 and no warm-up (face51-m: SGD 0.002, 0 epochs).
@@ -60,6 +62,8 @@ class TrainOptions:
         for name in ("kpt_channels", "max_channels"):
             if getattr(self, name) is not None and not 8 <= getattr(self, name) <= 1024:
                 raise ValueError(f"{name.replace('_', '-')} {getattr(self, name)} is outside 8..1024")
+        if not 0 < self.teacher_weight <= 1:
+            raise ValueError(f"teacher-weight {self.teacher_weight}: the teacher's share of a target, in (0, 1]")
         if self.act not in ACTIVATIONS:
             raise ValueError(f"act {self.act!r}: choose from {', '.join(ACTIVATIONS)}")
         if self.arch not in ARCHS:
@@ -138,6 +142,7 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
         raise RuntimeError(f"{best}: training finished without a checkpoint")
     from train.card import card_for, pick_by_nme, write_card
     from train.device import ACTIVATIONS
+    from train.teacher import TEACHER
 
     best, summary, why = pick_by_nme(best.parent, val_dir)
     card = card_for(best, val_dir, summary, command=command, wall_seconds=wall_seconds,
@@ -145,6 +150,8 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
                     arch=f"{ARCHS[opts.arch]} (ultralytics) at width {opts.width}, {opts.act}, 1 class{opts.shape()}",
                     device=f"{device}, {opts.augmentation()}")
     card["train"]["selected"] = why
+    if opts.teacher and (out / "dataset" / TEACHER).is_file():  # train --teacher: what it softened
+        card["train"]["teacher"] = json.loads((out / "dataset" / TEACHER).read_text())
     if (out / "run" / PRUNED).is_file():  # train --prune: what torch-pruning took from --init's network
         card["train"]["pruned"] = json.loads((out / "run" / PRUNED).read_text())
     init_card = Path(opts.init).with_suffix(".card.json") if opts.init else None
@@ -154,7 +161,7 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
         if "pruned" in before["train"] or ", prune " in before.get("architecture", ""):
             # a pruned network keeps its shape, but for what --act and --kpt-channels change
             changed = ([opts.act] if ACTIVATIONS[opts.act] else []) + \
-                ([f"kpt-channels {opts.kpt_channels}"] if opts.kpt_channels else [])
+                ([f"kpt-channels {opts.kpt_channels}"] if opts.kpt_channels else []) + opts._changed("levels")
             card["architecture"] = before["architecture"] + (", then " + ", ".join(changed) if changed else "")
     write_card(card, best.with_suffix(".card.json"))
     return best
@@ -180,7 +187,12 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
             raise UserError(f"{last}: that training finished; nothing to resume (train anew, or to more epochs)")
         model, args = YOLO(str(last)), dict(resume=True, **run_args)
     else:
-        data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts, opts.zoom_out)
+        if opts.teacher:
+            from train.teacher import check_teacher
+
+            check_teacher(opts.teacher, opts.n_kpts)  # before the dataset: a wrong teacher is one line
+        data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts, opts.zoom_out,
+                                  (opts.teacher, opts.teacher_weight) if opts.teacher else None)
         (out / "run" / PRUNED).unlink(missing_ok=True)  # an earlier run's, in the same folder
         model = YOLO(str(model_config(opts, out)), task="pose")
         if opts.init:
@@ -207,14 +219,22 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
 def _init(model, init: Path, opts: TrainOptions):
     """The model to train from --init: the YAML's network with every tensor of init whose shape
     fits, or init's own network when it was pruned (no YAML describes its shape), given a named
-    --act and a narrower --kpt-channels on its trained weights (train.prune.reshape_pruned)."""
+    --act and a narrower --kpt-channels on its trained weights (train.prune.reshape_pruned).
+    --levels cuts init's head first (train.shape.keep_levels), so each kept level starts from
+    its own trained branch."""
     from ultralytics import YOLO
 
     from train.device import ACTIVATIONS
     from train.prune import reshape_pruned
-    from train.shape import is_pruned
+    from core.errors import UserError
+    from train.shape import LEVELS, is_pruned, keep_levels
 
     start = YOLO(str(init), task="pose")
+    if opts.levels != LEVELS:  # before any weight moves: a level's branch loads only into its own level
+        try:
+            keep_levels(start.model, opts.levels)
+        except ValueError as e:
+            raise UserError(f"{init}: --{e}") from None
     if not is_pruned(start.model):
         return model.load(start.model)
     reshape_pruned(start.model, ACTIVATIONS[opts.act], opts.kpt_channels)

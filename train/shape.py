@@ -105,3 +105,34 @@ def is_pruned(model) -> bool:
     from core.pruned import C2fSplit
 
     return any(isinstance(m, C2fSplit) for m in model.modules())
+
+
+def keep_levels(model, levels: tuple[int, ...]) -> None:
+    """Cut a built pose network (a pruned one included) down to the head's `levels`, in place:
+    the head's per-level branches of the other levels go, and so do the neck's last layers that
+    fed only a dropped top level (ultralytics runs every layer in order, used or not). The kept
+    branches keep their trained weights; a fine-tune then teaches them the faces the dropped
+    level found."""
+    import math
+
+    from torch import nn
+
+    head = model.model[-1]
+    have = tuple(int(math.log2(s)) for s in head.stride.tolist())
+    if any(lv not in have for lv in levels):
+        raise ValueError(f"levels {','.join(map(str, levels))}: the network's head has levels {','.join(map(str, have))}")
+    keep = [have.index(lv) for lv in levels]
+    for name in ("cv2", "cv3", "cv4", "cv4_kpts", "cv4_sigma"):
+        for pre in ("", "one2one_"):
+            if getattr(head, pre + name, None) is not None:
+                setattr(head, pre + name, nn.ModuleList(getattr(head, pre + name)[i] for i in keep))
+    head.f = [head.f[i] for i in keep]
+    head.nl, head.stride = len(keep), head.stride[keep]
+    model.stride = head.stride
+    body = list(model.model)[:-1]
+    if levels[-1] != have[-1]:  # the neck layers after the new top level's input fed only dropped levels
+        body = body[:max(head.f) + 1]
+    head.i = len(body)
+    model.model = nn.Sequential(*body, head)
+    model.save = sorted({x % m.i for m in list(model.model)[1:] for x in ([m.f] if isinstance(m.f, int) else m.f)
+                         if x != -1})  # the outputs a later layer reads, as ultralytics' parse_model keeps them

@@ -68,20 +68,27 @@ def write_split(ds: Dataset, out: Path, split: str, n_kpts: int, prefix: str = "
     return n
 
 
-def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 51, zoom_out: tuple = ()) -> Path:
+def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 51, zoom_out: tuple = (),
+                       teacher: tuple | None = None) -> Path:
     """Write a YOLO-pose dataset from two labelled folders; returns the data YAML's path.
     zoom_out: for each factor, every training face again, shrunk by it into a canvas of other
     training images (eval.scales, the renderer `score --scales` measures with; seeded apart), the
-    faces of those other images labelled too."""
+    faces of those other images labelled too. teacher: (checkpoint, weight): the training faces'
+    points softened towards its landmarks first (train.teacher; its report in out/teacher.json)."""
     import yaml
 
+    from core.files import write_json_atomic
     from eval.scales import scaled_dataset
+    from train.teacher import TEACHER, soft_targets
 
     counts = {}
     for split, src in (("train", train_dir), ("val", val_dir)):
         ds = load_dataset(src)
         if not ds.labelled:
             raise ValueError(f"{src}: no landmark annotations found")
+        if split == "train" and teacher:
+            ds, report = soft_targets(ds, teacher[0], n_kpts, teacher[1])
+            write_json_atomic(out / TEACHER, report)
         counts[split] = write_split(ds, out, split, n_kpts)
         for i, s in enumerate(zoom_out if split == "train" else ()):
             counts[split] += write_split(scaled_dataset(ds, s, seed=1000 + i, label_clutter=True), out, split, n_kpts, f"zoom{s:g}_")
