@@ -47,3 +47,17 @@ def built_artifact(build: Path, stage: str = "int8") -> Path:
 
         compile_checkpoint(resolve_model(build.name.replace("_", "-")), build, CompileOptions(), progress=False)
     return art
+
+
+def write_onnx2tf_sample(work: Path) -> None:
+    """onnx2tf fetches this file from the network unless it is present: give it real faces
+    (made here, outside the timed process)."""
+    import numpy as np
+
+    from calib.select import CalibOptions, build_calibration, onnx2tf_sample
+    from core.offline import prepare
+    from eval.defaults import default_calib_data
+
+    prepare()
+    cs = build_calibration(default_calib_data(), CalibOptions(n=20, imgsz=(128, 128)))
+    np.save(work / "calibration_image_sample_data_20x128x128x3_float32.npy", onnx2tf_sample(cs.arrays))

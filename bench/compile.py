@@ -10,7 +10,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from common import default_checkpoint, run_measured
+from common import default_checkpoint, run_measured, write_onnx2tf_sample
 
 OURS = """
 import json, sys
@@ -29,20 +29,6 @@ from ultralytics import YOLO
 YOLO({ckpt!r}, task="pose").export(format="saved_model", imgsz={s})
 print(json.dumps({{"ok": True}}))
 """
-
-
-def _onnx2tf_sample(work: Path) -> None:
-    """onnx2tf fetches this file from the network unless it is present: give it real faces
-    (made here, outside the timed process)."""
-    import numpy as np
-
-    from calib.select import CalibOptions, build_calibration, onnx2tf_sample
-    from core.offline import prepare
-    from eval.defaults import default_calib_data
-
-    prepare()
-    cs = build_calibration(default_calib_data(), CalibOptions(n=20, imgsz=(128, 128)))
-    np.save(work / "calibration_image_sample_data_20x128x128x3_float32.npy", onnx2tf_sample(cs.arrays))
 
 
 def main():
@@ -64,7 +50,7 @@ def main():
         work.mkdir(parents=True)
         local = work / ckpt.name
         shutil.copy(ckpt, local)
-        _onnx2tf_sample(work)
+        write_onnx2tf_sample(work)
         theirs = run_measured(THEIRS.format(ckpt=str(local), s=s), cwd=work)
         stages = [[s, st, f"{v[0]:.1f}", v[1]] for st, v in ours["out"].items()]
         print(tabulate(stages, headers=["imgsz", "stage", "seconds", "peak RSS MB"]))
