@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ VERSION = 2  # bump when the rendering changes: cached folders are keyed by it
 #: (a 454 px AFW canvas decodes in 2.4 ms at quality 95, 1.8 at 90; a 64 px model's invoke is
 #: 0.4 ms), and 95 kept --scales 1,0.5,0.35 at x2.9-3.1 of one scale (target <= 3).
 QUALITY = 90
+#: A render's own folder untouched this long (seconds) was left by a killed run: the next render removes it.
+STALE_S = 3600
 GRID = 2     # filler: GRID x GRID other images
 
 
@@ -68,6 +71,9 @@ def _render(ds: Dataset, scale: float, seed: int, folder: Path, label_clutter: b
 
     # a folder of this process's own: two runs (two trainings side by side) may render the same set
     folder.parent.mkdir(parents=True, exist_ok=True)
+    for old in folder.parent.glob(folder.name + ".*.tmp"):  # a killed render's (a live one writes often)
+        if time.time() - old.stat().st_mtime > STALE_S:
+            shutil.rmtree(old, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
     for i, s in enumerate(ds.samples):
         img = read_image(s.image)

@@ -76,6 +76,21 @@ def test_runs_side_by_side_render_the_same_set_once(tiny_set, tmp_path):
     assert len(folders) == 1 and (folders.pop() / ".done").is_file()
     assert [p.name for p in (tmp_path / "c" / "scales").iterdir()] == [sets[0].samples[0].image.parent.name]
     assert all(len(s.samples) == len(tiny_set.samples) for s in sets)
+    # a killed run's folder (untouched for over STALE_S) goes at the set's next render; a live one stays
+    import os
+    import shutil
+    import time
+
+    from eval.scales import STALE_S
+
+    folder = scaled_dataset(tiny_set, 0.7, cache=tmp_path / "c").samples[0].image.parent
+    shutil.rmtree(folder)
+    dead, live = folder.with_name(folder.name + ".dead.tmp"), folder.with_name(folder.name + ".live.tmp")
+    for d in (dead, live):
+        d.mkdir()
+    os.utime(dead, (time.time() - STALE_S - 60,) * 2)
+    scaled_dataset(tiny_set, 0.7, cache=tmp_path / "c")
+    assert (folder / ".done").is_file() and not dead.exists() and live.exists()
 
 
 def test_unlabelled_images_cannot_be_scaled(tmp_path):
