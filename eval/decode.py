@@ -108,16 +108,28 @@ def grid_points(n: int, imgsz: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]
     """Grid points (column x stride, row x stride, as fractions of the input: the origin of
     YOLOv8's keypoint offsets) of the n anchors of a head, level by level with the stride
     doubling from 8 (P3..), or from 4 or 16 when that is what adds up to n."""
+    xs, ys, _ = _tiling(n, imgsz)
+    return xs, ys
+
+
+def anchor_strides(n: int, imgsz: tuple[int, int]) -> np.ndarray:
+    """Each of the n anchors' stride in pixels (its level's), tiled as grid_points tiles them."""
+    return _tiling(n, imgsz)[2]
+
+
+@lru_cache(maxsize=16)
+def _tiling(n: int, imgsz: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h, w = imgsz
     for first in (8, 4, 16):
-        xs, ys, total, st = [], [], 0, first
+        xs, ys, sts, total, st = [], [], [], 0, first
         while total < n and h % st == 0 and w % st == 0:
             gy, gx = np.mgrid[0:h // st, 0:w // st].astype(np.float32)
             xs.append((gx * st / w).ravel())
             ys.append((gy * st / h).ravel())
+            sts.append(np.full(gx.size, st, np.float32))
             total, st = total + gx.size, st * 2
         if total == n:
-            return np.concatenate(xs), np.concatenate(ys)
+            return np.concatenate(xs), np.concatenate(ys), np.concatenate(sts)
     raise ValueError(f"{n} anchors do not tile a {h}x{w} input with strides doubling from 4, 8 or 16")
 
 

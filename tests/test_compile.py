@@ -309,8 +309,8 @@ def test_score_lists_artifacts_in_pipeline_order(tiny_build):
 
 
 def test_fp16_landmarks_are_held_tighter_at_face_anchors(monkeypatch):
-    """fp16 rounding at anchors scored as background may move landmarks up to 1e-2; at anchors
-    the parent scores as a face, the ones users get, 5e-3 holds."""
+    """fp16 rounding at anchors scored as background may move landmarks up to 1e-2 (x stride / 8);
+    at anchors the parent scores as a face, the ones users get, 5e-3 holds."""
     from pathlib import Path
 
     import compiler.verify as verify
@@ -345,6 +345,22 @@ def test_fp16_landmarks_are_held_tighter_at_face_anchors(monkeypatch):
     # shapes are checked before values: equal values cannot hide a missing or reshaped output
     with pytest.raises(verify.VerificationError, match=r"outputs of shapes \[\(1, 2, 2\)\] do not match"):
         compare(outputs([0.9, 0.0]), outputs([0.9, 0.0]), shapes=([(1, 2, 4)], [(1, 2, 2)]))
+    # all anchors' landmarks at the stride-8 scale: a point is 2 x raw offset x stride, so a
+    # stride-16 anchor's (the 5th of a 16 x 16 input's 2 x 2 + 1) may move twice as far
+    def five(shift_at=None, shift=0.0):
+        kpts = np.full((5, 51, 3), 0.5)
+        if shift_at is not None:
+            kpts[shift_at, 3, 1] += shift
+        return np.zeros((5, 4)), np.zeros((5, 1)), kpts
+
+    def compare16(child):
+        monkeypatch.setattr(verify, "run_all", lambda path, inputs, imgsz, shapes: (shapes.extend([(1, 5, 4)]),
+                            [five() if path.suffix == ".onnx" else child])[1])
+        return verify.compare_float(Path("p.onnx"), Path("c.tflite"), np.zeros((1, 3, 16, 16)), "fp16", (16, 16))
+
+    assert compare16(five(4, 1.6e-2))["max_abs_diff"]["landmarks"] == pytest.approx(8e-3)
+    with pytest.raises(verify.VerificationError, match="'landmarks' differs .* by 0.016 "):
+        compare16(five(3, 1.6e-2))
 
 
 def test_a_failed_check_stops_only_what_needs_the_artifact(tiny_build, tmp_path, monkeypatch):
