@@ -5,7 +5,8 @@ lent GPU: bench/gpu/jobs_families.sh) is compiled fresh and timed, exported by u
 timed in the same interleaved rounds (1 thread, the inference call alone).
 
     python bench/families.py [--ckpt yolov8=build/gpu/yolov8.pt --ckpt yolo11=... --ckpt yolo26=...]
-                             [--data FOLDER] [--runs 300] [--out build/bench/families]
+                             [--families yolov8,yolo11,yolo26] [--data FOLDER] [--runs 300]
+                             [--out build/bench/families]
 
 Default checkpoints: build/gpu/<family>.pt. Targets (issue: families), for each checkpoint whose
 fp32 NME is under 7%: compile passes every check; full-integer TFLite NME <= 1.03 x its fp32
@@ -42,12 +43,14 @@ print(json.dumps({{"head": type(m.model[-1]).__name__, "imgsz": info.imgsz[0],
 """
 
 
-def _checkpoints(given: list[str]) -> dict[str, Path]:
-    ckpts = {f: ROOT / "build" / "gpu" / f"{f}.pt" for f in FAMILIES}
+def _checkpoints(given: list[str], families: list[str]) -> dict[str, Path]:
+    if not families or any(f not in FAMILIES for f in families):
+        sys.exit(f"--families {','.join(families)}: choose among {', '.join(FAMILIES)}")
+    ckpts = {f: ROOT / "build" / "gpu" / f"{f}.pt" for f in families}
     for item in given:
         fam, _, path = item.partition("=")
-        if fam not in FAMILIES or not path:
-            sys.exit(f"--ckpt {item!r}: expected FAMILY=PATH with FAMILY one of {', '.join(FAMILIES)}")
+        if fam not in ckpts or not path:
+            sys.exit(f"--ckpt {item!r}: expected FAMILY=PATH with FAMILY one of {', '.join(ckpts)}")
         ckpts[fam] = Path(path)
     missing = [f"{f} ({p})" for f, p in ckpts.items() if not p.is_file()]
     if missing:
@@ -118,11 +121,12 @@ def _targets(fam: str, by: dict, secs: dict, rc: int) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", action="append", default=[], help="FAMILY=PATH (yolov8, yolo11, yolo26).")
+    ap.add_argument("--families", default=",".join(FAMILIES), help="Which families to run (all three for the issue).")
     ap.add_argument("--data", type=Path, help="Labelled faces (default: the default evaluation faces).")
     ap.add_argument("--runs", type=int, default=300, help="At least this many timed invokes per file.")
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "families")
     a = ap.parse_args()
-    ckpts = _checkpoints(a.ckpt)
+    ckpts = _checkpoints(a.ckpt, [f.strip() for f in a.families.split(",") if f.strip()])
     what = {f: run_measured(WHAT.format(ckpt=str(p)))["out"] for f, p in ckpts.items()}
     wrong = [f"{f}={ckpts[f]} is a {_family(w)} network" for f, w in what.items() if _family(w) != f]
     if wrong:
