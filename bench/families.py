@@ -90,8 +90,8 @@ def _family(what: dict) -> str:
     return "yolo26" if what["head"] == "Pose26" else "yolo11" if what["c3k2"] else "yolov8"
 
 
-def _files(build: Path, theirs: Path | None) -> dict:
-    stem = build.name
+def _files(build: Path, stem: str, theirs: Path | None) -> dict:
+    """The build's files (named after the checkpoint, as compile names them) and ultralytics' one."""
     files = {"fp32": build / f"{stem}_fp32.tflite", "int8": build / f"{stem}_int8.tflite",
              "ort": build / f"{stem}.int8.onnx", "ultralytics": theirs}
     return {k: p for k, p in files.items() if p is not None and p.exists()}
@@ -134,7 +134,7 @@ def main() -> None:
     out = a.out.resolve()
     compiled = {f: _compile(p, out / f, a.data) for f, p in ckpts.items()}  # one after another, same state
     theirs = {f: _ultralytics_tflite(p, out / f"ultralytics_{f}", what[f]["imgsz"]) for f, p in ckpts.items()}
-    files = {f: _files(out / f, theirs[f]) for f in ckpts}
+    files = {f: _files(out / f, p.stem, theirs[f]) for f, p in ckpts.items()}
     _report(files, compiled, what, a)
 
 
@@ -159,7 +159,7 @@ def _report(files: dict, compiled: dict, what: dict, a) -> None:
         fp, i8 = b.get("fp32"), b.get("int8")
         table.append({"family": f, "head": what[f]["head"], "imgsz": what[f]["imgsz"],
                       "params M": fp and fp.params_m, "GFLOPs": fp and fp.gflops, "MB int8": i8 and i8.size_mb,
-                      "fp32 NME": fp and fp.nme, "int8 NME": i8 and i8.nme, "ORT int8 NME": (b.get("ort") or fp).nme,
+                      "fp32 NME": fp and fp.nme, "int8 NME": i8 and i8.nme, "ORT int8 NME": b.get("ort") and b["ort"].nme,
                       "misses % fp32/int8": f"{fp and fp.miss}/{i8 and i8.miss}", "int8 ms 1t": i8 and i8.ms_1t,
                       "ultralytics fp32 NME": b.get("ultralytics") and b["ultralytics"].nme,
                       "compile s": round(secs[f], 1)})
