@@ -187,10 +187,7 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
             raise UserError(f"{last}: that training finished; nothing to resume (train anew, or to more epochs)")
         model, args = YOLO(str(last)), dict(resume=True, **run_args)
     else:
-        if opts.teacher:
-            from train.teacher import check_teacher
-
-            check_teacher(opts.teacher, opts.n_kpts)  # before the dataset: a wrong teacher is one line
+        # --teacher is checked (train.teacher.soft_targets) before any dataset file is written
         data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts, opts.zoom_out,
                                   (opts.teacher, opts.teacher_weight) if opts.teacher else None)
         (out / "run" / PRUNED).unlink(missing_ok=True)  # an earlier run's, in the same folder
