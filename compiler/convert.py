@@ -66,8 +66,9 @@ def _workdir(path: Path):
         os.chdir(old)
 
 
-def onnx2tf_saved_model(src: Path, dst: Path, sample_nhwc: np.ndarray) -> None:
-    """onnx2tf: ONNX -> TF SavedModel folder (plus its fp32/fp16 .tflite) at dst.
+def onnx2tf_saved_model(src: Path, dst: Path, sample_nhwc: np.ndarray) -> dict:
+    """onnx2tf: ONNX -> TF SavedModel folder (plus its fp32/fp16 .tflite) at dst. Returns how
+    each MatMul of two activations was built (compiler/onnx2tf_matmul.py), by node name.
 
     onnx2tf fetches a sample .npy from the network for its internal checks on every image
     model; a file of that name made from real faces in the working folder stops the fetch."""
@@ -80,8 +81,9 @@ def onnx2tf_saved_model(src: Path, dst: Path, sample_nhwc: np.ndarray) -> None:
     # onnx2tf rewrites the ONNX file it is given; hand it a copy so the parent stays intact.
     src = Path(shutil.copyfile(src, work / src.name))
     from compiler.onnx2tf_adds import nhwc_residual_adds
+    from compiler.onnx2tf_matmul import products_as_sums
 
-    with _workdir(work), quiet(_log(dst)), nhwc_residual_adds():
+    with _workdir(work), quiet(_log(dst)), nhwc_residual_adds(), products_as_sums() as products:
         try:
             onnx2tf.convert(input_onnx_file_path=str(src.resolve()), output_folder_path=str(dst.resolve()),
                             output_signaturedefs=True, not_use_onnxsim=True, non_verbose=True,
@@ -91,6 +93,7 @@ def onnx2tf_saved_model(src: Path, dst: Path, sample_nhwc: np.ndarray) -> None:
     for kind in ("float32", "float16"):
         if not list(dst.glob(f"*_{kind}.tflite")):
             raise UserError(f"{src}: onnx2tf wrote no {kind} .tflite")
+    return dict(products)  # onnx2tf builds some nodes twice: one entry each
 
 
 def copy_tflite(saved_model: Path, dst: Path, kind: str) -> None:

@@ -41,8 +41,8 @@ def _saved_model(src: Path, ref: Path, dst: Path, ctx) -> dict:
     from calib.select import onnx2tf_sample
 
     # The verification faces serve: selecting a calibration set here would cost seconds.
-    convert.onnx2tf_saved_model(src, dst, onnx2tf_sample(ctx.verify_inputs()))
-    return {"tool": "onnx2tf"}
+    products = convert.onnx2tf_saved_model(src, dst, onnx2tf_sample(ctx.verify_inputs()))
+    return {"tool": "onnx2tf", **({"activation_matmuls": products} if products else {})}
 
 
 def _tflite(kind: str):

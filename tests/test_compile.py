@@ -412,6 +412,8 @@ def test_a_yolo26_checkpoint_goes_through_the_whole_chain(tmp_path):
     assert not failed and [r.stage for r in res] == [*FLOAT, "tflite_int8", "tflite_int8_fio", "ort_int8"], failed
     head = read_manifest(tmp_path / "b" / "y26.onnx")["report"]
     assert head["head"] == "Pose26" and head["branch"] == "one-to-many"
+    made = read_manifest(tmp_path / "b" / "y26_saved_model")["report"]["activation_matmuls"]
+    assert len(made) == 4 and set(made.values()) == {"sum of products"}, made  # two attention blocks
     code, out, err = run_cli("score", "--build", tmp_path / "b", "--no-latency", "--max-images", "8",
                              "--out", tmp_path / "s")
     assert code == 0, err[-2000:]

@@ -99,3 +99,53 @@ def test_inspect_bad_input_is_one_line_and_exit_2(tiny_build, tmp_path):
         code, out, err = run_cli("inspect", *args)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, (args, err)
         assert str(args[-1] if words == "no readable face image" else args[0]) in err
+
+
+def _attention_int8(tmp_path):
+    """ultralytics' attention block (as in YOLO11's and YOLO26's C2PSA) at 12 px: converted,
+    fully quantised, and run on LiteRT's default kernels (XNNPACK) and its built-in ones.
+    Returns (how its MatMuls were built, ops, the two outputs in int8 steps)."""
+    import torch
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from ultralytics.nn.modules.block import Attention
+    from ultralytics.nn.modules.conv import Conv
+
+    from compiler import convert
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(Conv(3, 128, 3, 4), Attention(128, num_heads=2), Conv(128, 16, 1)).eval()
+    (tmp_path / "src").mkdir(parents=True)
+    onnx_path = tmp_path / "src" / "attn.onnx"
+    torch.onnx.export(net, torch.rand(1, 3, 12, 12), str(tmp_path / "attn.onnx"), opset_version=17,
+                      dynamo=False, input_names=["images"])
+    convert.simplify(tmp_path / "attn.onnx", onnx_path)  # as compile does
+    calib = np.random.default_rng(0).random((16, 12, 12, 3), dtype=np.float32)
+    made = convert.onnx2tf_saved_model(onnx_path, tmp_path / "sm", calib[:4])
+    convert.quantize_tflite(tmp_path / "sm", tmp_path / "attn_int8.tflite", calib, "int8")
+    outs = []
+    for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
+        it = Interpreter(model_path=str(tmp_path / "attn_int8.tflite"), experimental_op_resolver_type=resolver)
+        it.allocate_tensors()
+        ops = {op["op_name"] for op in it._get_ops_details()}
+        inp, out = it.get_input_details()[0], it.get_output_details()[0]
+        scale, zp = inp["quantization"]
+        it.set_tensor(inp["index"], np.round(calib[:1] / scale + zp).clip(-128, 127).astype(np.int8))
+        it.invoke()
+        outs.append(it.get_tensor(out["index"]).astype(int))
+    return made, ops, outs
+
+
+def test_attention_products_compute_the_same_on_both_kernel_sets(tmp_path, monkeypatch):
+    """Its two MatMuls of activations are built as sums of products, and XNNPACK then computes
+    what the built-in kernels do. Kept as a BATCH_MATMUL (a product over the size limit),
+    XNNPACK's int8 kernel does not (compiler/onnx2tf_matmul.py)."""
+    from compiler import onnx2tf_matmul
+
+    made, ops, (fast, ref) = _attention_int8(tmp_path / "sums")
+    assert sorted(made.values()) == ["sum of products"] * 2 and "BATCH_MATMUL" not in ops, made
+    assert np.abs(fast - ref).max() <= 2 and np.abs(fast - ref).mean() < 1  # measured: 2 and 0.66
+
+    monkeypatch.setattr(onnx2tf_matmul, "MAX_PRODUCT", 100)
+    made, ops, (fast, ref) = _attention_int8(tmp_path / "kept")
+    assert all(why.startswith("kept: the product would hold") for why in made.values()) and "BATCH_MATMUL" in ops
+    assert np.abs(fast - ref).mean() > 10  # measured: 79.5 steps on average, up to 249
