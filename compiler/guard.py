@@ -51,10 +51,31 @@ def guard_score(parent: Path, child: Path, ctx) -> dict:
     k = describe(child).spec.kpt_shape[0]
     out["drift_nme"], out["drift_missed"] = drift(results["child"].predictions, results["parent"].predictions, k)
     out["parent_faces"] = sum(len(v) for v in results["parent"].predictions.values())
+    if results["parent"].summary:
+        out["lost_sure"] = lost_sure_faces(results["parent"], results["child"])
     inputs = ctx.verify_inputs()
     parent_outs = ctx.memo(("outputs", parent), lambda: run_all(parent, inputs, hw))
     out.update(anchor_drift(parent, child, inputs, hw, parent_outs))
     return out
+
+
+#: A labelled face the parent scores below the threshold + this is marginal: INT8 rounding moves
+#: such a score by up to 0.08 on sound models (face51-m's marginal face: 0.265 -> 0.184), so
+#: losing it is not damage. A 51-point YOLO11 whose ORT INT8 took a 0.65 face to 0.23 is.
+SURE_MARGIN = 0.1
+
+
+def lost_sure_faces(parent, child) -> int:
+    """Labelled faces the parent finds at score >= threshold + SURE_MARGIN that the child misses."""
+    from eval.decode import DecodeOptions
+
+    sure = DecodeOptions().conf + SURE_MARGIN
+    lost = 0
+    for img, found in parent.matches.items():
+        child_found = {gi: pi for gi, pi, _ in child.matches.get(img, [])}
+        lost += sum(pi is not None and parent.predictions[img][pi].score >= sure and child_found.get(gi) is None
+                    for gi, pi, _ in found)
+    return lost
 
 
 #: What users judge: labelled NME at most this multiple of the float parent's...
@@ -69,22 +90,26 @@ def passes(r: dict) -> bool:
     """The guard's decision on one attempt's measurements (see guard_score)."""
     if r["parent_faces"] == 0:  # nothing detected (an untrained model): judge by anchors
         return r["anchor_drift_pct"] <= INT8_DRIFT_LIMIT
-    if "child_nme" in r and "parent_nme" in r:  # labelled: the users' own measure, no face lost
-        return r["child_nme"] <= NME_RATIO_LIMIT * r["parent_nme"] and r["child_missed"] <= r["parent_missed"]
+    if "child_nme" in r and "parent_nme" in r:  # labelled: the users' own measure, no sure face lost
+        return r["child_nme"] <= NME_RATIO_LIMIT * r["parent_nme"] and r["lost_sure"] == 0
     # unlabelled: the parent's detections include marginal ones near the threshold
     return r["drift_nme"] <= DRIFT_BUDGET_NME and r["drift_missed"] <= 0.05 * r["parent_faces"]
 
 
 def criterion(r: dict) -> str:
+    from eval.decode import DecodeOptions
+
     if r["parent_faces"] == 0:
         return f"anchor drift <= {INT8_DRIFT_LIMIT}% (the parent detects no face)"
     if "child_nme" in r and "parent_nme" in r:
-        return f"labelled NME <= {NME_RATIO_LIMIT} x parent's, no extra misses"
+        return (f"labelled NME <= {NME_RATIO_LIMIT} x parent's, no face lost that the parent scores "
+                f">= {DecodeOptions().conf + SURE_MARGIN:g}")
     return f"drift NME <= {DRIFT_BUDGET_NME}%, <= 5% of the parent's faces lost"
 
 
 def _badness(r: dict) -> tuple:
-    return (r.get("child_missed", 0) + r["drift_missed"], r["drift_nme"] if r["parent_faces"] else r["anchor_drift_pct"])
+    return (r.get("lost_sure", 0), r.get("child_missed", 0) + r["drift_missed"],
+            r["drift_nme"] if r["parent_faces"] else r["anchor_drift_pct"])
 
 
 def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt, ...]) -> dict:

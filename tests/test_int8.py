@@ -8,19 +8,39 @@ from compiler.guard import DRIFT_BUDGET_NME, NME_RATIO_LIMIT, passes
 from tests.conftest import run_cli
 
 
-def _labelled(child_nme, parent_nme=5.0, child_missed=1, parent_missed=1):
+def _labelled(child_nme, parent_nme=5.0, child_missed=1, parent_missed=1, lost_sure=0):
     return {"parent_faces": 64, "child_nme": child_nme, "parent_nme": parent_nme, "child_missed": child_missed,
-            "parent_missed": parent_missed, "drift_nme": 0.5, "drift_missed": 0, "anchor_drift_pct": 0.5}
+            "parent_missed": parent_missed, "lost_sure": lost_sure, "drift_nme": 0.5, "drift_missed": 0,
+            "anchor_drift_pct": 0.5}
 
 
 def test_guard_judges_labelled_nme_against_its_parent():
     assert passes(_labelled(5.0 * NME_RATIO_LIMIT - 0.001))
     assert not passes(_labelled(5.0 * NME_RATIO_LIMIT + 0.001))  # drift alone would have passed
-    assert not passes(_labelled(5.0, child_missed=2))            # one extra miss
+    assert not passes(_labelled(5.0, child_missed=2, lost_sure=1))  # a face the parent was sure of
+    assert passes(_labelled(5.0, child_missed=2))  # a marginal one (parent score < threshold + margin)
     unlabelled = {"parent_faces": 64, "drift_nme": DRIFT_BUDGET_NME + 0.01, "drift_missed": 0, "anchor_drift_pct": 0}
     assert not passes(unlabelled)
     assert passes({**unlabelled, "drift_nme": DRIFT_BUDGET_NME - 0.01})
     assert not passes({"parent_faces": 0, "anchor_drift_pct": 3.5})
+
+
+def test_a_face_the_parent_is_sure_of_counts_when_lost_a_marginal_one_does_not():
+    from compiler.guard import SURE_MARGIN, lost_sure_faces
+    from eval.decode import DecodeOptions, Face
+    from eval.evaluate import EvalResult
+
+    def face(score):
+        return Face(np.zeros(4), score, 0, np.zeros((51, 2)), np.ones(51))
+
+    conf = DecodeOptions().conf
+    parent = EvalResult(None, predictions={"a": [face(0.65)], "b": [face(conf + SURE_MARGIN / 2)]},
+                        matches={"a": [(0, 0, 0.05)], "b": [(0, 0, 0.05)]})
+    lost_both = EvalResult(None, predictions={"a": [], "b": []},
+                           matches={"a": [(0, None, float("inf"))], "b": [(0, None, float("inf"))]})
+    kept_a = EvalResult(None, predictions={"a": [face(0.5)], "b": []},
+                        matches={"a": [(0, 0, 0.05)], "b": [(0, None, float("inf"))]})
+    assert lost_sure_faces(parent, lost_both) == 1 and lost_sure_faces(parent, kept_a) == 0
 
 
 def _inspect_json(folder, artifact):
