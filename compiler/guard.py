@@ -9,6 +9,7 @@ from pathlib import Path
 
 from compiler.verify import INT8_DRIFT_LIMIT, anchor_drift
 from eval.artifact import describe
+from eval.decode import DecodeOptions
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,15 @@ def guard_score(parent: Path, child: Path, ctx) -> dict:
 #: such a score by up to 0.08 on sound models (face51-m's marginal face: 0.265 -> 0.184), so
 #: losing it is not damage. A 51-point YOLO11 whose ORT INT8 took a 0.65 face to 0.23 is.
 SURE_MARGIN = 0.1
+SURE_SCORE = DecodeOptions().conf + SURE_MARGIN
 
 
 def lost_sure_faces(parent, child) -> int:
-    """Labelled faces the parent finds at score >= threshold + SURE_MARGIN that the child misses."""
-    from eval.decode import DecodeOptions
-
-    sure = DecodeOptions().conf + SURE_MARGIN
+    """Labelled faces the parent finds at score >= SURE_SCORE that the child misses."""
     lost = 0
     for img, found in parent.matches.items():
         child_found = {gi: pi for gi, pi, _ in child.matches.get(img, [])}
-        lost += sum(pi is not None and parent.predictions[img][pi].score >= sure and child_found.get(gi) is None
+        lost += sum(pi is not None and parent.predictions[img][pi].score >= SURE_SCORE and child_found.get(gi) is None
                     for gi, pi, _ in found)
     return lost
 
@@ -97,13 +96,11 @@ def passes(r: dict) -> bool:
 
 
 def criterion(r: dict) -> str:
-    from eval.decode import DecodeOptions
-
     if r["parent_faces"] == 0:
         return f"anchor drift <= {INT8_DRIFT_LIMIT}% (the parent detects no face)"
     if "child_nme" in r and "parent_nme" in r:
         return (f"labelled NME <= {NME_RATIO_LIMIT} x parent's, no face lost that the parent scores "
-                f">= {DecodeOptions().conf + SURE_MARGIN:g}")
+                f">= {SURE_SCORE:g}")
     return f"drift NME <= {DRIFT_BUDGET_NME}%, <= 5% of the parent's faces lost"
 
 

@@ -13,8 +13,8 @@ Where the product is small, each such MatMul is built as the sum of a broadcast 
 instead, sum_k a[..., m, k, None] * b[..., None, k, n]: MUL and SUM, whose int8 kernels agree
 between XNNPACK and the reference. Same arithmetic in float (the fp32 TFLite is checked
 tensor-to-tensor against the ONNX graph as always). The product tensor holds m x k x n values
-per batch, so a large attention (a 640 px input's 400 tokens) keeps BATCH_MATMUL; `converted`
-lists what was rewritten and what was kept, for the manifest."""
+per batch, so a large attention (a 640 px input's 400 tokens) keeps BATCH_MATMUL; the context
+yields what was rewritten and what was kept, for the manifest."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -40,16 +40,16 @@ def product_size(a_shape, b_shape) -> int | None:
 
 
 @contextmanager
-def products_as_sums(converted: list | None = None):
+def products_as_sums():
     """While active, onnx2tf builds a MatMul of two activations whose product holds at most
-    MAX_PRODUCT values as MUL + SUM. Appends (node name, 'sum of products' | 'kept: <why>') to
-    converted (yielded) for each such MatMul."""
+    MAX_PRODUCT values as MUL + SUM. Yields a list that gets (node name, 'sum of products' |
+    'kept: <why>') for each such MatMul."""
     import onnx_graphsurgeon as gs
     import onnx2tf.ops.MatMul as matmul_op
     import tensorflow as tf
 
     original = matmul_op.make_node
-    log = converted if converted is not None else []
+    log = []
 
     def make_node(*, graph_node, tf_layers_dict, **kwargs):
         original(graph_node=graph_node, tf_layers_dict=tf_layers_dict, **kwargs)

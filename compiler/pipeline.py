@@ -13,6 +13,11 @@ from core.files import atomic_output, is_current, read_manifest, sha256, write_j
 
 
 
+#: The float checks' inputs are spread over this many of the guard's images (the guard's own
+#: count until it took every face), so they stay the images they were.
+VERIFY_POOL = 64
+
+
 @dataclass(frozen=True)
 class CompileOptions:
     imgsz: int | None = None            # None: the checkpoint's training size (validated against its stride)
@@ -119,8 +124,7 @@ class Context:
         from eval.datasets import spread
         from eval.preprocess import preprocess, read_image
 
-        # the first 64 guard images' spread, as when the guard took 64: the same check inputs
-        imgs = [read_image(s.image) for s in spread(self._guard_ds.samples, 64)]
+        imgs = [read_image(s.image) for s in spread(self._guard_ds.samples, VERIFY_POOL)]
         imgs = spread([i for i in imgs if i is not None], self.opts.verify_images)
         if not imgs:
             raise UserError("verification: no readable face images")

@@ -31,12 +31,19 @@ def compile_table(results) -> str:
 
 def _guard_figures(a: dict) -> str:
     if "child_nme" in a and "parent_nme" in a and a.get("parent_faces"):
-        sure = f", {a['lost_sure']} sure face{'s' * (a['lost_sure'] != 1)} lost" if a.get("lost_sure") else \
-            (" (marginal)" if a.get("lost_sure") == 0 and a["child_missed"] > a["parent_missed"] else "")
-        return f"NME x{a['child_nme'] / a['parent_nme']:.3f}, misses {a['child_missed']} vs {a['parent_missed']}{sure}"
+        return f"NME x{a['child_nme'] / a['parent_nme']:.3f}, misses {a['child_missed']} vs {a['parent_missed']}{_lost(a)}"
     if not a.get("parent_faces", 1):  # what the guard judged: the float parent found no face
         return f"anchor drift {a['anchor_drift_pct']}% (the parent finds no face)"
     return f"drift {a['drift_nme']}%"
+
+
+def _lost(a: dict) -> str:
+    """What the extra misses were: faces the parent was sure of, or marginal ones (compiler.guard)."""
+    if a.get("lost_sure"):
+        return f", {a['lost_sure']} sure face{'s' * (a['lost_sure'] != 1)} lost"
+    if a.get("lost_sure") == 0 and a["child_missed"] > a["parent_missed"]:
+        return " (marginal)"
+    return ""
 
 
 def _speed(s: dict | None) -> str:
