@@ -104,8 +104,15 @@ def criterion(r: dict) -> str:
     return f"drift NME <= {DRIFT_BUDGET_NME}%, <= 5% of the parent's faces lost"
 
 
+def clean(r: dict) -> bool:
+    """A pass that loses no labelled face the parent finds, marginal ones included: the search
+    ends here. A pass that loses marginal faces goes on to the stage's other remedies (each costs
+    one quantisation and one guard evaluation) and keeps the best."""
+    return r["passed"] and r.get("child_missed", 0) <= r.get("parent_missed", 0)
+
+
 def _badness(r: dict) -> tuple:
-    return (r.get("lost_sure", 0), r.get("child_missed", 0) + r["drift_missed"],
+    return (not r["passed"], r.get("lost_sure", 0), r.get("child_missed", 0) + r["drift_missed"],
             r["drift_nme"] if r["parent_faces"] else r["anchor_drift_pct"])
 
 
@@ -124,7 +131,7 @@ def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt,
         tried.append(r)
         if best is None or _badness(r) < _badness(best[1]):
             best = (out, r)
-        if r["passed"]:
+        if clean(r):
             break
     shutil.move(best[0], dst)
     for f in dst.parent.glob(f"attempt*_{dst.name}"):

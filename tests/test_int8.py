@@ -25,6 +25,17 @@ def test_guard_judges_labelled_nme_against_its_parent():
     assert not passes({"parent_faces": 0, "anchor_drift_pct": 3.5})
 
 
+def test_a_pass_that_loses_marginal_faces_searches_on_and_a_pass_outranks_fewer_misses():
+    from compiler.guard import _badness, clean
+
+    marginal = {**_labelled(5.0, child_missed=2), "passed": True}
+    kept_all = {**_labelled(5.1), "passed": True}
+    fewer_misses_too_far = {**_labelled(5.0 * NME_RATIO_LIMIT + 0.01), "passed": False}
+    assert not clean(marginal) and clean(kept_all)
+    assert min([fewer_misses_too_far, marginal], key=_badness) is marginal  # measured: YOLO26 per-tensor
+    assert min([marginal, kept_all], key=_badness) is kept_all
+
+
 def test_a_face_the_parent_is_sure_of_counts_when_lost_a_marginal_one_does_not():
     from compiler.guard import SURE_MARGIN, lost_sure_faces
     from eval.decode import DecodeOptions, Face
