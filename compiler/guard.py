@@ -116,8 +116,10 @@ def _badness(r: dict) -> tuple:
             r["drift_nme"] if r["parent_faces"] else r["anchor_drift_pct"])
 
 
-def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt, ...]) -> dict:
-    """make(out_path, calib_set, attempt) builds one attempt; the best lands at dst."""
+def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt, ...], enough=None) -> dict:
+    """make(out_path, calib_set, attempt) builds one attempt; the best lands at dst. The search
+    ends at the first attempt that is enough (default: clean)."""
+    enough = enough or clean
     from eval.profile import relative_latency
 
     tried, best = [], None
@@ -131,7 +133,7 @@ def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt,
         tried.append(r)
         if best is None or _badness(r) < _badness(best[1]):
             best = (out, r)
-        if clean(r):
+        if enough(r):
             break
     shutil.move(best[0], dst)
     for f in dst.parent.glob(f"attempt*_{dst.name}"):

@@ -89,6 +89,10 @@ class Context:
             self._memo[key] = make()
         return self._memo[key]
 
+    def recall(self, key):
+        """A memo's value if this run computed it, else None."""
+        return self._memo.get(key)
+
     def layout(self) -> str:
         """This build's output layout, as its ONNX records it."""
         from eval.artifact import describe

@@ -44,6 +44,9 @@ def test_int8_artifacts_have_the_dtypes_they_claim(tiny_build):
     assert describe(out / "tiny51_fp32.tflite").kind == "fp32"
     guard = read_manifest(out / "tiny51_int8.tflite")["report"]["guard"]
     assert guard["attempts"] and {"remedy", "drift_nme", "anchor_drift_pct", "passed"} <= set(guard["attempts"][0])
+    fio = read_manifest(out / "tiny51_int8_fio.tflite")["report"]["guard"]  # same integer body: no second search
+    assert fio["attempts"][0]["remedy"] == guard["chosen"]
+    assert len(fio["attempts"]) == 1 or not fio["attempts"][0]["passed"]
 
 
 def test_tflite_files_keep_channels_last_throughout(tiny_build):
