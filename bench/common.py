@@ -40,12 +40,14 @@ def default_checkpoint() -> Path:
 def built_artifact(build: Path, stage: str = "int8") -> Path:
     """A build's TFLite of one precision (<stem>_<stage>.tflite), compiling the built-in model of
     the build's name (build/face51_xs: face51-xs) when the file is missing."""
-    art = build / f"{build.name}_{stage}.tflite"
+    art = build / f"{build.name.replace('-', '_')}_{stage}.tflite"
     if not art.is_file():
         from compiler.pipeline import CompileOptions, compile_checkpoint
         from eval.defaults import resolve_model
 
         compile_checkpoint(resolve_model(build.name.replace("_", "-")), build, CompileOptions(), progress=False)
+    if not art.is_file():
+        sys.exit(f"{art}: not built (a build folder is named after its model, e.g. build/face51_s)")
     return art
 
 
