@@ -61,11 +61,11 @@ def _tflite_int8(io_dtype: str):
     def build(src: Path, ref: Path, dst: Path, ctx) -> dict:
         def make(out: Path, calib, attempt):
             convert.quantize_tflite(src, out, calib.nhwc(), io_dtype, attempt.per_channel)
-        kept = ctx.recall(key) if io_dtype == "float32" else None
-        attempts = TFLITE_ATTEMPTS if kept is None else (kept, *(a for a in TFLITE_ATTEMPTS if a != kept))
-        res = int8_with_guard(make, dst, ctx, ref, attempts, enough=passes if kept else None)
+        kept = ctx.recall(key) if io_dtype == "float32" else None  # the int8-I/O file's remedy
+        attempts = sorted(TFLITE_ATTEMPTS, key=lambda a: a.label != kept)  # stable: the rest keep their order
+        res = int8_with_guard(make, dst, ctx, ref, tuple(attempts), enough=passes if kept else None)
         if io_dtype == "int8":
-            ctx.memo(key, lambda: next(a for a in attempts if a.label == res["guard"]["chosen"]))
+            ctx.memo(key, lambda: res["guard"]["chosen"])
         return res
     return build
 
