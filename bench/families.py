@@ -86,6 +86,21 @@ def _ultralytics_tflite(ckpt: Path, work: Path, imgsz: int) -> Path | None:
     return found[0] if found else None
 
 
+def _epochs(ckpt: Path) -> str:
+    """The training recipe's epochs from the card beside the checkpoint, earliest run first
+    (20 + 96: a run of 96 epochs from a run of 20); '?' where no card was written."""
+    import json
+
+    card = ckpt.with_suffix(".card.json")
+    if not card.is_file():
+        return "? (no card)"
+    runs, train = [], json.loads(card.read_text()).get("train")
+    while train:
+        runs.append(str(train.get("epochs", "?")))
+        train = (train.get("init") or {}).get("train")
+    return " + ".join(reversed(runs)) or "?"
+
+
 def _family(what: dict) -> str:
     return "yolo26" if what["head"] == "Pose26" else "yolo11" if what["c3k2"] else "yolov8"
 
@@ -127,7 +142,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "families")
     a = ap.parse_args()
     ckpts = _checkpoints(a.ckpt, [f.strip() for f in a.families.split(",") if f.strip()])
-    what = {f: run_measured(WHAT.format(ckpt=str(p)))["out"] for f, p in ckpts.items()}
+    what = {f: {**run_measured(WHAT.format(ckpt=str(p)))["out"], "epochs": _epochs(p)} for f, p in ckpts.items()}
     wrong = [f"{f}={ckpts[f]} is a {_family(w)} network" for f, w in what.items() if _family(w) != f]
     if wrong:
         sys.exit("; ".join(wrong))
@@ -157,20 +172,22 @@ def _report(files: dict, compiled: dict, what: dict, a) -> None:
     table, secs = [], {f: c[0] for f, c in compiled.items()}
     for f, b in by.items():
         fp, i8 = b.get("fp32"), b.get("int8")
-        table.append({"family": f, "head": what[f]["head"], "imgsz": what[f]["imgsz"],
+        table.append({"family": f, "head": what[f]["head"], "imgsz": what[f]["imgsz"], "epochs": what[f]["epochs"],
                       "params M": fp and fp.params_m, "GFLOPs": fp and fp.gflops, "MB int8": i8 and i8.size_mb,
                       "fp32 NME": fp and fp.nme, "int8 NME": i8 and i8.nme, "ORT int8 NME": b.get("ort") and b["ort"].nme,
                       "misses % fp32/int8": f"{fp and fp.miss}/{i8 and i8.miss}", "int8 ms 1t": i8 and i8.ms_1t,
                       "ultralytics fp32 NME": b.get("ultralytics") and b["ultralytics"].nme,
                       "compile s": round(secs[f], 1)})
-    print(tabulate(table, headers="keys", tablefmt="github", floatfmt=".3f"))
-    print(f"\n{machine()['cpu']}; every file scored on the same faces, timed in the same interleaved rounds.")
+    lines = [tabulate(table, headers="keys", tablefmt="github", floatfmt=".3f"),
+             f"\n{machine()['cpu']}; every file scored on the same faces, timed in the same interleaved rounds."]
     for f in by:
-        print(f"{f}:")
-        for line in _targets(f, by[f], secs, compiled[f][1]):
-            print("  " + line)
+        lines += [f"{f}:"] + ["  " + line for line in _targets(f, by[f], secs, compiled[f][1])]
         if compiled[f][1]:
-            print("  compile's output:\n" + compiled[f][2])
+            lines.append("  compile's output:\n" + compiled[f][2])
+    print("\n".join(lines))
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "report.md").write_text("\n".join(lines) + "\n")
+    print(f"\nsaved {a.out / 'report.md'}")
 
 
 if __name__ == "__main__":
