@@ -63,15 +63,20 @@ def _lowest(fp32: Path, pool, hw, low_opts, n: int) -> list[str]:
     return low
 
 
-def _draws(a, sm: Path, stem: str, pool: list[str], low: list[str], faces, parent: dict, hw, low_opts) -> list[dict]:
+def _draws(a, sm: Path, stem: str, pool: list[str], low: list[str], faces, parent: dict, hw, low_opts,
+           threshold: float) -> list[dict]:
     """Each draw quantised as drawn and with its last a.low faces swapped for the lowest-scoring."""
     from compiler import convert
-    from eval.decode import DecodeOptions
     from eval.evaluate import evaluate_path
     from eval.preprocess import preprocess, read_image
 
+    cache = {}  # each image read and preprocessed once: the draws' arms share most of their faces
+
     def arrays(paths):
-        return np.concatenate([preprocess(read_image(Path(p)), hw)[0] for p in paths]).transpose(0, 2, 3, 1)
+        for p in paths:
+            if p not in cache:
+                cache[p] = preprocess(read_image(Path(p)), hw)[0]
+        return np.concatenate([cache[p] for p in paths]).transpose(0, 2, 3, 1)
 
     chosen_low = set(low)
     rest = [p for p in pool if p not in chosen_low]
@@ -79,13 +84,14 @@ def _draws(a, sm: Path, stem: str, pool: list[str], low: list[str], faces, paren
     rows = []
     for draw in range(a.draws):
         picked = list(np.random.default_rng(draw).choice(rest, a.calib_n, replace=False))
-        for arm, paths in (("as drawn", picked), (f"{a.low} lowest swapped in", picked[: a.calib_n - a.low] + low)):
-            out = a.out / f"{stem}_draw{draw}_{'low' if 'lowest' in arm else 'drawn'}.tflite"
+        for tag, arm, paths in (("drawn", "as drawn", picked),
+                                ("low", f"{a.low} lowest swapped in", picked[: a.calib_n - a.low] + low)):
+            out = a.out / f"{stem}_draw{draw}_{tag}.tflite"
             convert.quantize_tflite(sm, out, arrays(paths), "int8", not a.per_tensor)
             full = evaluate_path(out, faces, imgsz=hw).summary
             child = face_scores(evaluate_path(out, faces, imgsz=hw, opts=low_opts))
             rows.append({"draw": draw, "calibration": arm, "NME": full.nme, "missed": full.n_missed,
-                         **score_moves(child, parent, DecodeOptions().conf)})
+                         **score_moves(child, parent, threshold)})
             print(f"draw {draw}, {arm}: NME {full.nme:.3f}, missed {full.n_missed}", flush=True)
     return rows
 
@@ -123,7 +129,7 @@ def main() -> None:
     low = _lowest(fp32, pool, hw, low_opts, a.low)
     parent = face_scores(evaluate_path(fp32, faces, imgsz=hw, opts=low_opts))
     rows = _draws(a, sm, fp32.stem.replace("_fp32", ""), [str(s.image) for s in pool.samples], low,
-                  faces, parent, hw, low_opts)
+                  faces, parent, hw, low_opts, threshold)
     ref = evaluate_path(fp32, faces, imgsz=hw).summary
     print(tabulate(rows, headers="keys", tablefmt="github", floatfmt=".4f"))
     print(f"\nfp32 TFLite: NME {ref.nme:.3f}, missed {ref.n_missed}; {'per-tensor' if a.per_tensor else 'per-channel'} "
