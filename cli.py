@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from core.errors import UserError
+from core.safe_load import set_trust
 from train.device import ACTIVATIONS
 from train.run import ARCHS, OPTIMIZERS
 
@@ -25,6 +26,10 @@ class Group(click.Group):
             sys.exit(2)
 
 
+#: Every command that opens a .pt reads it weights-only unless the user vouches for the file.
+TRUST = click.option("--trust-checkpoint", is_flag=True, expose_value=False, help="Read .pt files with full "
+                     "pickle, which can run code: only files you trust (default: weights-only, allow-listed).",
+                     callback=lambda _ctx, _param, on: set_trust(True) if on else None)
 REPORT = click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Also write the HTML report here.")
 
 
@@ -46,6 +51,7 @@ def main(debug):
 @click.option("--calib", "calib_data", type=click.Path(path_type=Path), help="Face folder for INT8 calibration.")
 @click.option("--calib-n", type=int, default=100, show_default=True, help="Calibration images to select.")
 @click.option("--verify-data", type=click.Path(path_type=Path), help="Face folder for verification and the INT8 guard.")
+@TRUST
 def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_data):
     """Compile CHECKPOINT (.pt or .onnx, or a built-in model's name: face51-s, face51-m, face51-xs;
     default: face51-s) into verified artifacts."""
@@ -76,6 +82,7 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
 @REPORT
 @click.option("--update-baselines", is_flag=True, help="Rescore the built-in model's build; rewrite scores/baselines/.")
+@TRUST
 def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, scales, max_images, imgsz,
           out, report_dir, update_baselines):
     """Score PATHS (.pt/.onnx/.tflite) or, with --all, every build's artifacts. Exit 0: all scored; 1: a row failed."""
@@ -97,11 +104,9 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
     opts = ScoreOptions(normaliser=normaliser, threads=thread_counts(threads), max_images=max_images, imgsz=imgsz,
                         latency=LatencyOptions(min_runs=max(latency_runs, 1)),
                         time_latency=latency_runs > 0 and not no_latency, scales=check_scales(scales.split(",")))
-    faces = []
-    rows = score_paths(files, ds, opts, rts, faces)
+    rows = score_paths(files, ds, opts, rts, faces := [])
     out = Path(out) if out else BUILD / "scores" / ds.name
-    cpu = machine()
-    written = write_scores(rows, faces, out, cpu, data or default_eval_data())
+    written = write_scores(rows, faces, out, cpu := machine(), data or default_eval_data())
     click.echo(score_table(rows, machine=cpu) + f"\n\nsaved {', '.join(map(str, written))}")
     _report(out, report_dir)
     _exit_on_failed_rows([(r.artifact, r.error) for r in rows])
@@ -155,11 +160,11 @@ def _exit_on_failed_rows(named_errors: list) -> None:
 @click.option("--max-miss", type=float, default=1.0, show_default=True, help="Miss budget, %: above it no front, no pick.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True)
 @REPORT
+@TRUST
 def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, budget_mb, budget_gflops, workers,
           ray_address, latency_on, latency_runs, scales, reference, max_miss, out, report_dir):
     """Which checkpoint, input size and precision to ship: compile and score every combination of
     CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
-
     Exit code 1 when any job or artifact failed (the report is still written)."""
     from explore.jobs import SweepOptions
     from explore.driver import check_imgsz, sweep as run
@@ -169,16 +174,14 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, b
     from explore.reference import check_references
     from explore.report import excluded, headline, table
 
-    sizes = check_imgsz([s.strip() for s in imgsz.split(",") if s.strip()])
-    opts = SweepOptions(imgsz=sizes, precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
+    opts = SweepOptions(imgsz=check_imgsz([s.strip() for s in imgsz.split(",") if s.strip()]), precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
                         data=data, calib_data=calib_data, calib_n=calib_n, scales=check_scales(scales.split(",")),
                         budgets=Budgets(budget_ms, budget_mb, budget_gflops), workers=workers, ray=ray_address,
                         latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs), max_miss=max_miss,
                         references=check_references(reference))
     points, files = run(checkpoints, out, opts)
-    click.echo(table(points))
-    click.echo("\n" + "\n".join(filter(None, (excluded(points, max_miss), headline(points, opts.budgets)))))
-    click.echo(f"\nsaved {files['png']}, {files['md']}, {files['csv']}, {files['json']}")
+    click.echo("\n".join([table(points), "", *filter(None, (excluded(points, max_miss), headline(points, opts.budgets))),
+                           "", f"saved {files['png']}, {files['md']}, {files['csv']}, {files['json']}"]))
     _report(out, report_dir)
     _exit_on_failed_rows([(p.label, p.error) for p in points])
 
@@ -188,6 +191,7 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, b
 @click.argument("images", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for one .txt per image.")
 @click.option("--conf", type=float, help="Score threshold (default: the decoder's, as in score).")
+@TRUST
 def predict(model, images, out, conf):
     """Write the challenge's 51-point .pts text files for IMAGES (a folder or a list file)."""
     from eval.decode import DecodeOptions
@@ -239,18 +243,14 @@ def calib(folder, n, imgsz):
 @click.option("--teacher", type=click.Path(path_type=Path), help="Distil: soften the training points towards this model's.")
 @click.option("--teacher-weight", type=float, default=0.5, show_default=True, help="The teacher's share of each target.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
+@TRUST
 def train(train_dir, val_dir, kpts, out, **opts):
     """Train a pose face model (YOLOv8n's shape by default; --arch yolo11, yolo26) on .pts folders, offline.
-
     Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
-    from eval.defaults import shared_faces
     from train.card import summary
-    from train.run import TrainOptions, train as run
+    from train.run import TrainOptions, face_folders, train as run
 
-    s = shared_faces()
-    if (train_dir is None or val_dir is None) and s is None:
-        raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
-    best = run(Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw"), out,
+    best = run(*face_folders(train_dir, val_dir), out,
                TrainOptions(n_kpts=int(kpts), **opts), command="python cli.py " + " ".join(sys.argv[1:]))
     click.echo(summary(best))
 
@@ -263,7 +263,6 @@ def train(train_dir, val_dir, kpts, out, **opts):
 def inspect(target, data, n, top):
     """Where INT8 error comes from: every quantised artifact of TARGET (a build folder, or one
     int8 .tflite / .int8.onnx) against its float parent, tensor by tensor, on real faces.
-
     Writes <artifact>.inspect.json, .csv and .png beside it (default: the built-in model's build)."""
     from eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
     from eval.quant_report import inspect_target

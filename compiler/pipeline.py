@@ -187,6 +187,10 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
     with atomic_output(dst) as tmp:
         report = stage.build(src, ref, tmp, ctx) or {}
         report.update(check(stage, ref, tmp, ctx))
+    if src == ctx.source and src.suffix == ".pt":  # how the file from elsewhere was read
+        from core.safe_load import load_mode
+
+        report["source_load"] = load_mode()
     secs = round(time.perf_counter() - t, 2)
     ctx.paths[stage.name] = dst
     own = sha256(next(dst.glob("saved_model.pb"))) if dst.is_dir() else sha256(dst)
@@ -195,6 +199,7 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
         "built_from": _rel(src, dst), "key": key, "options": asdict(ctx.opts), "sha256": own,
         "tool_versions": _versions(), "wall_seconds": secs, "peak_rss_mb": round(peak_rss_mb(), 1),
         "report": report, "layout": ctx.layout(), "model": _model_json(ctx.info),
+        **({"source_load": report["source_load"]} if "source_load" in report else {}),
     })
     return StageResult(stage.name, dst, False, secs, report)
 
@@ -219,7 +224,10 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
         raise UserError(f"{source}: no such checkpoint file")
     if source.suffix not in (".pt", ".onnx"):
         raise UserError(f"{source}: expected an ultralytics .pt checkpoint or an .onnx model")
+    from core.safe_load import check_sources
     from eval.defaults import BUILD
+
+    check_sources([source])  # a file naming code to run is refused before anything is made
 
     out = (Path(out) if out else BUILD / source.stem.replace(".", "_")).absolute()
     ctx = Context(source.absolute(), out, opts)

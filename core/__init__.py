@@ -5,7 +5,9 @@
 - files:      sha256, atomic writes, manifests
 - contract:   the model contract: output layout, artifact kinds and is_quantised, ModelSpec,
               ModelInfo (input size resolved once)
-- checkpoint: loading an ultralytics pose checkpoint (once per process and file)
+- checkpoint: loading an ultralytics pose checkpoint (the last one loaded is kept)
+- safe_load:  every .pt read weights-only against an allow-list; ONNX external data kept in
+              its folder; --trust-checkpoint
 - head:       the INT8-friendly split head (torch)
 - progress:   bars on a terminal, one line per finished step in a log
 

@@ -1,8 +1,9 @@
 """Load an ultralytics pose checkpoint and read what the rest of the chain needs from it.
 
-A process loads each checkpoint file once: the loaded model is kept (keyed by the file's path,
-size and modification time), so compiling, verifying and scoring a .pt do not deserialise it
-again. The model is returned fused, float32, in eval mode with gradients off for its own
+The file is read weights-only (core.safe_load): a checkpoint that names anything outside the
+allow-list is refused before any of it runs. The last model loaded is kept (keyed by the
+file's path, size and modification time), so compiling, verifying and scoring one .pt in a
+row deserialise it once; loading another file drops it. The model is returned fused, float32, in eval mode with gradients off for its own
 parameters only (the process's autograd switch is left alone)."""
 from __future__ import annotations
 
@@ -31,7 +32,12 @@ def _load(path: Path):
     try:
         from ultralytics.nn.tasks import load_checkpoint
 
+        from core.safe_load import route_ultralytics
+
+        route_ultralytics()  # weights-only: a file naming anything else is refused before any of it runs
         model, ckpt = load_checkpoint(str(path), device="cpu", fuse=True)
+    except UserError:
+        raise
     except Exception as e:  # truncated zips, pickles of other things, wrong formats
         raise UserError(f"{path}: not a readable ultralytics checkpoint ({type(e).__name__}: {_short(e)})") from None
     LOADS["count"] += 1

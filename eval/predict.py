@@ -23,6 +23,9 @@ def list_images(src: Path) -> list[Path]:
 
 def predict(model: Path, images: Path, out_dir: Path, opts: DecodeOptions = DecodeOptions(), threads: int = 1) -> dict:
     """Returns {'written': n, 'unreadable': [...]}."""
+    from core.safe_load import check_sources
+
+    check_sources([model])
     art = describe(model)
     rt = open_runtime(model, threads)
     written, bad = 0, []

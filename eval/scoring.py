@@ -5,12 +5,13 @@ inference call timed in interleaved rounds in the same process."""
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.contract import QUANTISED_KINDS
 from core.errors import DataMismatchError, UserError, row_error
 from core.files import read_manifest
+from core.safe_load import check_sources, trusted
 from eval.artifact import Artifact, describe
 from eval.datasets import Dataset
 from eval.evaluate import EvalOptions, drift, evaluate, face_records
@@ -178,8 +179,6 @@ def _latency(jobs: list[_Job], opts: ScoreOptions) -> None:
 
 def _slower_than_parent(rows: list[ScoreRow]) -> list[ScoreRow]:
     """Flag a quantised artifact whose inference call is slower than its float parent's."""
-    from dataclasses import replace
-
     ms = {(str(Path(r.artifact).resolve()), r.runtime): r.ms_1t for r in rows if r.ms_1t is not None}
     out = []
     for r in rows:
@@ -217,6 +216,7 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     leaves nothing to score is an error, not an empty table. faces: filled with one record per
     labelled face and scored row (eval.evaluate.face_records), when given."""
     jobs, rows, ordered = [], {}, order_artifacts(paths)
+    check_sources(ordered)  # a file naming code to run stops the run before any row (exit 2)
     for p in ordered:
         names = runtimes_for(p)
         if not names:
@@ -242,7 +242,14 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
         rows[(j.path, j.runtime)] = ScoreRow(str(j.path), j.runtime, ds.name, error=j.error,
                                              **({} if j.error else j.fields))
     order = {p: i for i, p in enumerate(ordered)}
-    return _slower_than_parent(sorted(rows.values(), key=lambda r: order[Path(r.artifact)]))
+    return _trusted(_slower_than_parent(sorted(rows.values(), key=lambda r: order[Path(r.artifact)])))
+
+
+def _trusted(rows: list[ScoreRow]) -> list[ScoreRow]:
+    """A .pt read with full pickle (--trust-checkpoint) says so in its row's note."""
+    said = "read with full pickle (--trust-checkpoint)"
+    return [replace(r, note="; ".join(filter(None, (r.note, said)))) if trusted() and r.artifact.endswith(".pt")
+            else r for r in rows]
 
 
 #: The regression face set: the first FACES faces (sorted) of the default evaluation folder.

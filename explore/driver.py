@@ -57,7 +57,11 @@ def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[
 
     out = Path(out).absolute()
     jobs, results, todo = [], {}, []
-    for ckpt in find_checkpoints(inputs):
+    from core.safe_load import check_sources
+
+    candidates = find_checkpoints(inputs)
+    check_sources(candidates)  # every candidate before any job: a refused file is one line, exit 2
+    for ckpt in candidates:
         digest = sha256(ckpt) if ckpt.is_file() else "missing"
         for s in opts.imgsz:
             job = Job(ckpt, int(s))

@@ -21,6 +21,8 @@ def compile_table(results) -> str:
             best = next(a for a in guard["attempts"] if a["remedy"] == guard["chosen"])
             note = f"{'ok' if guard['passed'] else 'FAILS GUARD'}: {_guard_figures(best)} ({guard['chosen']}, " \
                    f"{len(guard['attempts'])} tried)"
+        if rep.get("source_load", "").startswith("trusted"):
+            note += ("; " if note else "") + "checkpoint read with full pickle (--trust-checkpoint)"
         if r.error:
             rows.append([r.stage, str(r.path), "", "", "", f"FAILED: {r.error}", ""])
             continue

@@ -27,6 +27,8 @@ def test_every_stage_runs_and_is_verified(tiny_build):
         assert MANIFEST_FIELDS <= set(m), r.stage
         if not r.path.is_dir():
             assert m["sha256"] == sha256(r.path)
+        # the stage that read the .pt says how: weights-only (core.safe_load), the others read no pickle
+        assert m.get("source_load") == ("weights-only" if r.stage == "onnx" else None), r.stage
     reports = {r.stage: r.report for r in results}
     for stage, kind in (("onnx", "fp32"), ("tflite_fp32", "fp32"), ("tflite_fp16", "fp16")):
         diffs = reports[stage]["max_abs_diff"]

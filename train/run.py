@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from core.errors import UserError
 from core.offline import prepare
 from train.shape import PRUNED
 
@@ -117,6 +118,16 @@ def _text(v) -> str:
     return ",".join(f"{x:g}" for x in v) if isinstance(v, tuple) else str(v)
 
 
+def face_folders(train_dir, val_dir) -> tuple[Path, Path]:
+    """The faces to train and validate on: each given, else the shared faces' HELEN and AFW."""
+    from eval.defaults import shared_faces
+
+    s = shared_faces()
+    if (train_dir is None or val_dir is None) and s is None:
+        raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
+    return Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw")
+
+
 def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command: str = "") -> Path:
     """Convert the face folders, train, and return the path of the best checkpoint.
 
@@ -128,6 +139,9 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
     from train.device import resolve_device
 
     dev = resolve_device(opts.device, opts.workers)
+    from core.safe_load import check_sources
+
+    check_sources([opts.init, opts.teacher, out / "run" / "weights" / "last.pt" if opts.resume else None])
     model, args = _model_and_args(train_dir, val_dir, out, opts, dev)
     model.train(**args)
     return finish_run(train_dir, val_dir, out, opts, command=command or repr(opts),
@@ -173,17 +187,18 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
     from ultralytics import YOLO
     import ultralytics.engine.trainer as trainer
 
-    from core.errors import UserError
+    from core.safe_load import load_checkpoint_dict, route_ultralytics
     from train.device import offline_amp_check
     from train.yolo_data import build_yolo_dataset
 
     trainer.check_amp = offline_amp_check  # ultralytics' own check downloads a reference model
+    route_ultralytics()  # --init, --resume and the trainer's own loads: weights-only
     run_args = dict(device=dev.spec, workers=dev.workers, amp=dev.amp)
     if opts.resume:  # the dataset and every other argument are the interrupted run's own
         last = out / "run" / "weights" / "last.pt"
         if not last.is_file():
             raise UserError(f"{last}: nothing to resume (no interrupted training in {out})")
-        if torch.load(last, map_location="cpu", weights_only=False).get("epoch", -1) < 0:
+        if load_checkpoint_dict(last).get("epoch", -1) < 0:
             raise UserError(f"{last}: that training finished; nothing to resume (train anew, or to more epochs)")
         model, args = YOLO(str(last)), dict(resume=True, **run_args)
     else:
@@ -223,7 +238,6 @@ def _init(model, init: Path, opts: TrainOptions):
 
     from train.device import ACTIVATIONS
     from train.prune import reshape_pruned
-    from core.errors import UserError
     from train.shape import LEVELS, is_pruned, keep_levels
 
     start = YOLO(str(init), task="pose")
