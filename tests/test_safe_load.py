@@ -133,8 +133,12 @@ def test_every_family_loads_weights_only(family, tmp_path):
 
     p = make_tiny_pose(tmp_path / f"{family}.pt", 51, imgsz=64, family=family)
     ck = torch.load(p, weights_only=False)
-    opt = torch.optim.SGD(ck["model"].float().parameters(), lr=0.01, momentum=0.9)
-    ck.update(ema=ck["model"], optimizer=opt.state_dict(), train_metrics={"fitness": np.float64(0.5)},
+    # an SGD state_dict's layout (torch.optim itself imports torch._dynamo, which crashes a
+    # process that has loaded TensorFlow, as the compile tests do)
+    params = list(ck["model"].parameters())
+    optimizer = {"state": {i: {"momentum_buffer": torch.zeros_like(t)} for i, t in enumerate(params)},
+                 "param_groups": [{"lr": 0.01, "momentum": 0.9, "params": list(range(len(params)))}]}
+    ck.update(ema=ck["model"], optimizer=optimizer, train_metrics={"fitness": np.float64(0.5)},
               train_results={"epoch": [np.int64(1)]}, date="2026-12-07", version="8.4.190")
     torch.save(ck, p)
     check_checkpoint(p)
