@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from compiler.stages import DEFAULT_TARGETS, PIPELINE, Stage, check, with_ancestors
+from compiler.stages import DEFAULT_TARGETS, PIPELINE, STAGES, Stage, check, with_ancestors
 from core.errors import UserError
 from core.files import atomic_output, is_current, read_manifest, sha256, write_json_atomic
 
@@ -89,9 +89,14 @@ class Context:
             self._memo[key] = make()
         return self._memo[key]
 
-    def recall(self, key):
-        """A memo's value if this run computed it, else None."""
-        return self._memo.get(key)
+    def int8_remedy(self) -> str | None:
+        """The remedy the full-integer (int8 I/O) file kept, as its manifest records it; None
+        when that file is not built or not current. The float-I/O file starts from it."""
+        stage = STAGES["tflite_int8"]
+        dst = self.filename(stage)
+        if stage.builds_from not in self.paths or not is_current(dst, _key(stage, self)):
+            return None
+        return ((read_manifest(dst) or {}).get("report", {}).get("guard") or {}).get("chosen")
 
     def layout(self) -> str:
         """This build's output layout, as its ONNX records it."""
@@ -151,6 +156,8 @@ def _key(stage: Stage, ctx: Context) -> dict:
            "checked_against_sha256": _digest(ctx.paths[stage.checks_against])}
     if stage.name in REVISIONS:  # a build made before the stage's last change is stale
         key["revision"] = REVISIONS[stage.name]
+    if stage.name == "tflite_int8_fio":  # it starts from the int8 file's remedy: part of what it is
+        key["starts_from"] = ctx.int8_remedy()
     return key
 
 

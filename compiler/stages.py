@@ -53,20 +53,17 @@ def _tflite(kind: str):
 
 
 def _tflite_int8(io_dtype: str):
-    """Full integer; the float-I/O file has the same integer body, so when this run built the
-    int8-I/O file it starts from the attempt kept there and settles for a pass (the search is
-    not paid twice: on a 51-point YOLO26 this stage took 5.4 s with one attempt, 16 s with three)."""
-    key = ("tflite-int8-attempt", "kept")
-
+    """Full integer; the float-I/O file has the same integer body, so it starts from the attempt
+    the int8-I/O file's manifest says was kept and settles for a pass (the search is not paid
+    twice: on a 51-point YOLO26 this stage took 5.4 s with one attempt, 16 s with three). That
+    remedy is in the stage's cache key (pipeline._key), so what it builds depends on files on
+    disk alone, never on what else the same process rebuilt."""
     def build(src: Path, ref: Path, dst: Path, ctx) -> dict:
         def make(out: Path, calib, attempt):
             convert.quantize_tflite(src, out, calib.nhwc(), io_dtype, attempt.per_channel)
-        kept = ctx.recall(key) if io_dtype == "float32" else None  # the int8-I/O file's remedy
+        kept = ctx.int8_remedy() if io_dtype == "float32" else None
         attempts = sorted(TFLITE_ATTEMPTS, key=lambda a: a.label != kept)  # stable: the rest keep their order
-        res = int8_with_guard(make, dst, ctx, ref, tuple(attempts), enough=passes if kept else None)
-        if io_dtype == "int8":
-            ctx.memo(key, lambda: res["guard"]["chosen"])
-        return res
+        return int8_with_guard(make, dst, ctx, ref, tuple(attempts), enough=passes if kept else None)
     return build
 
 

@@ -83,9 +83,12 @@ def job_dir(out: Path, job: Job, digest: str) -> Path:
 
 
 def job_key(job: Job, digest: str, opts: SweepOptions) -> dict:
+    """What a job's cached scores depend on: the checkpoint, the options, the faces, and the
+    compiler's stage revisions (a compiler change makes artifacts a cached score no longer describes)."""
+    from compiler.pipeline import REVISIONS
     from eval.defaults import default_calib_data, default_eval_data
 
-    return {"version": VERSION, "checkpoint_sha256": digest, "imgsz": job.imgsz, "precisions": list(opts.precisions),
+    return {"version": VERSION, "compiler": dict(REVISIONS), "checkpoint_sha256": digest, "imgsz": job.imgsz, "precisions": list(opts.precisions),
             "data": data_fingerprint(opts.data or default_eval_data()), "calib_n": opts.calib_n,
             "calib": data_fingerprint(opts.calib_data or default_calib_data()),
             **({"scales": extra} if (extra := [s for s in opts.scales if s != 1]) else {})}

@@ -51,6 +51,29 @@ def test_int8_artifacts_have_the_dtypes_they_claim(tiny_build):
     assert len(fio["attempts"]) == 1 or not fio["attempts"][0]["passed"]
 
 
+def test_float_io_stage_starts_from_the_int8_manifest(tiny_build, tmp_path):
+    """The float-I/O file starts from the remedy the int8 file's manifest records, and that remedy
+    is part of its cache key: built alone (the int8 file cached, not rebuilt by this process), it
+    starts where a full run would, and a changed remedy rebuilds it."""
+    from compiler.guard import TFLITE_ATTEMPTS
+    from core.files import write_json_atomic
+
+    out, _ = tiny_build
+    work = tmp_path / "copy"
+    shutil.copytree(out, work)
+    m = read_manifest(work / "tiny51_int8.tflite")
+    chosen = m["report"]["guard"]["chosen"]
+    assert read_manifest(work / "tiny51_int8_fio.tflite")["key"]["starts_from"] == chosen
+    other = next(a.label for a in TFLITE_ATTEMPTS if a.label != chosen)
+    m["report"]["guard"]["chosen"] = other  # as if the int8 file had kept another remedy
+    write_json_atomic(work / "tiny51_int8.tflite.json", m)
+    res = compile_checkpoint(tiny51_path(out), work, CompileOptions(targets=("tflite_int8_fio",), calib_n=12,
+                                                                    guard_images=12, verify_images=4), progress=False)
+    assert [r.cached for r in res if r.stage == "tflite_int8_fio"] == [False]
+    fio = read_manifest(work / "tiny51_int8_fio.tflite")
+    assert fio["key"]["starts_from"] == other and fio["report"]["guard"]["attempts"][0]["remedy"] == other
+
+
 def test_tflite_files_keep_channels_last_throughout(tiny_build):
     """No TRANSPOSE anywhere: not in the split head, not around a backbone block's residual Add
     and the Concat after it (onnx2tf 1.29 rebuilt each such Add in NCHW: compiler/onnx2tf_adds.py)."""

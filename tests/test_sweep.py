@@ -173,3 +173,15 @@ def test_sweep_bad_input(tmp_path, tiny51):
                            tmp_path / "o")
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2 and "no Ray cluster answers" in lines[-1] and "Traceback" not in err
+
+
+def test_job_key_follows_the_compiler(monkeypatch):
+    """A compiler change (a stage revision) makes a sweep's cached scores stale."""
+    import compiler.pipeline as pipeline
+    from explore.jobs import Job, SweepOptions, job_key
+
+    job = Job(Path("x.pt"), 96)
+    before = job_key(job, "abc", SweepOptions())
+    assert job_key(job, "abc", SweepOptions()) == before
+    monkeypatch.setitem(pipeline.REVISIONS, "tflite_int8", "another change")
+    assert job_key(job, "abc", SweepOptions()) != before
