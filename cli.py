@@ -7,79 +7,58 @@ from pathlib import Path
 
 import click
 
-from core.errors import UserError
-from core.safe_load import set_trust
-from train.device import ACTIVATIONS
-from train.run import ARCHS, OPTIMIZERS
-
-
-class Group(click.Group):
-    """Turns UserError (and option errors) into one line and exit code 2 (--debug: the traceback)."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except (UserError, ValueError, FileNotFoundError) as e:
-            if ctx.params.get("debug") or "--debug" in sys.argv:
-                raise
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
-
-
-#: Every command that opens a .pt reads it weights-only unless the user vouches for the file.
-TRUST = click.option("--trust-checkpoint", is_flag=True, expose_value=False, help="Read .pt files with full "
-                     "pickle, which can run code: only files you trust (default: weights-only, allow-listed).",
-                     callback=lambda _ctx, _param, on: set_trust(True) if on else None)
-REPORT = click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Also write the HTML report here.")
+from facelm import __version__
+from facelm.train.device import ACTIVATIONS
+from facelm.train.run import ARCHS, OPTIMIZERS
+from facelm.vocabulary import (JOBS, LATENCY_RUNS, PATH, REPORT, THREADS, TRUST, Group, calib_data, calib_images,
+                               data, faces, option, out)
 
 
 @click.group(cls=Group)
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--debug", is_flag=True, help="Show the whole traceback of any error.")
+@click.version_option(__version__, prog_name="facelm")
 def main(debug):
     """Facial-landmark model compiler and evaluator."""
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
 
 
 @main.command()
-@click.argument("checkpoint", required=False, type=click.Path(path_type=Path))
+@click.argument("checkpoint", required=False, type=PATH)
 @click.option("--imgsz", type=int, help="Input size (default: the checkpoint's training size).")
-@click.option("--out", type=click.Path(path_type=Path), help="Build folder (default: build/<checkpoint-stem>).")
+@out(None, "Build folder (default: build/<checkpoint-stem>).")
 @click.option("--targets", default=None, help="Comma-separated stages (default: all but the INT8 variants tflite_int16x8 and tflite_int8_mixed).")
 @click.option("--opset", type=int, default=17, show_default=True)
-@click.option("--calib", "calib_data", type=click.Path(path_type=Path), help="Face folder for INT8 calibration.")
-@click.option("--calib-n", type=int, default=100, show_default=True, help="Calibration images to select.")
-@click.option("--verify-data", type=click.Path(path_type=Path), help="Face folder for verification and the INT8 guard.")
+@calib_data()
+@calib_images()
+@data("Faces for the checks and the INT8 guard (default: the default evaluation faces).", old=("--verify-data",))
 @TRUST
-def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_n, verify_data):
+def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_images, data):
     """Compile CHECKPOINT (.pt or .onnx, or a built-in model's name: face51-s, face51-m, face51-xs;
     default: face51-s) into verified artifacts."""
-    from compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
-    from eval.defaults import DEFAULT_MODEL, resolve_model
-    from scores.table import compile_table
+    from facelm import api
 
-    opts = CompileOptions(imgsz=imgsz, opset=opset, calib_data=calib_data, calib_n=calib_n, verify_data=verify_data,
-                          targets=tuple(t.strip() for t in targets.split(",")) if targets else DEFAULT_TARGETS)
-    results = compile_checkpoint(resolve_model(checkpoint) if checkpoint else DEFAULT_MODEL, out, opts)
-    click.echo(compile_table(results))
-    _exit_on_failed_rows([(r.stage, r.failed) for r in results])
+    build = api.compile(checkpoint or "face51-s", out=out, targets=targets, imgsz=imgsz, calib_data=calib_data,
+                        data=data, calib_images=calib_images, opset=opset)
+    click.echo(build.table())
+    _exit_on_failed_rows([(r.stage, r.failed) for r in build.rows])
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=PATH)
 @click.option("--all", "all_", is_flag=True, help="Every artifact under the build folder(s).")
-@click.option("--build", type=click.Path(path_type=Path), help="Build folder to score (default: every one under build/).")
-@click.option("--data", type=click.Path(path_type=Path), help="Faces: .pts folder, images/+labels/, YOLO data YAML, or images.")
+@click.option("--build", type=PATH, help="Build folder to score (default: every one under build/).")
+@data("Faces: .pts folder, images/+labels/, YOLO data YAML, or images (default: the default evaluation faces).")
 @click.option("--runtimes", default=None, help="Comma-separated: pytorch,onnxruntime,tflite (default: all that fit).")
 @click.option("--normaliser", type=click.Choice(["inter-ocular", "inter-pupil", "bbox"]), default="inter-ocular", show_default=True)
-@click.option("--threads", default="1,2", show_default=True, help="Thread counts for latency.")
-@click.option("--latency-runs", type=click.IntRange(min=0), default=100, show_default=True, help="Timed invokes (and >= 1 s); 0: none.")
+@THREADS
+@LATENCY_RUNS
 @click.option("--no-latency", is_flag=True, help="Accuracy and cost only, no timing (the same as --latency-runs 0).")
 @click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
-@click.option("--max-images", type=int, help="Score only the first N images.")
+@click.option("--max-images", type=click.IntRange(min=1), help="Score only the first N images.")
 @click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
-@click.option("--out", type=click.Path(path_type=Path), help="Where to write scores.json/.md/.csv.")
+@out(None, "Where to write scores.json/.md/.csv (default: build/scores/<faces>).")
 @REPORT
 @click.option("--update-baselines", is_flag=True, help="Rescore the built-in model's build; rewrite scores/baselines/.")
 @TRUST
@@ -87,49 +66,38 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
           out, report_dir, update_baselines):
     """Score PATHS (.pt/.onnx/.tflite) or, with --all, every build's artifacts. Exit 0: all scored; 1: a row failed."""
     if update_baselines:  # the only way baselines change (eval.scoring.update_baselines)
-        from eval.scoring import update_baselines as rewrite
+        from facelm.eval.scoring import update_baselines as rewrite
 
         return click.echo(rewrite(build))
-    from eval.datasets import load_dataset
-    from eval.defaults import BUILD, default_eval_data
-    from eval.profile import LatencyOptions, machine, thread_counts
-    from eval.runtimes import check_names
-    from eval.scales import check_scales
-    from eval.scoring import ScoreOptions, artifacts_to_score, score_paths
-    from scores.table import score_table, write_scores
+    from facelm import api
+    from facelm.eval.defaults import BUILD
+    from facelm.eval.scoring import artifacts_to_score
 
-    rts = check_names([r.strip() for r in runtimes.split(",") if r.strip()]) if runtimes else None
-    files = artifacts_to_score(paths, all_, build)
-    ds = load_dataset(data or default_eval_data())
-    opts = ScoreOptions(normaliser=normaliser, threads=thread_counts(threads), max_images=max_images, imgsz=imgsz,
-                        latency=LatencyOptions(min_runs=max(latency_runs, 1)),
-                        time_latency=latency_runs > 0 and not no_latency, scales=check_scales(scales.split(",")))
-    rows = score_paths(files, ds, opts, rts, faces := [])
-    out = Path(out) if out else BUILD / "scores" / ds.name
-    written = write_scores(rows, faces, out, cpu := machine(), data or default_eval_data())
-    click.echo(score_table(rows, machine=cpu) + f"\n\nsaved {', '.join(map(str, written))}")
+    scores = api.score(artifacts_to_score(paths, all_, build), data=data, runtimes=runtimes, threads=threads,
+                       latency=not no_latency, latency_runs=latency_runs, scales=scales.split(","),
+                       max_images=max_images, imgsz=imgsz, normaliser=normaliser)
+    out = Path(out) if out else BUILD / "scores" / scores.rows[0].dataset
+    click.echo(scores.table() + f"\n\nsaved {', '.join(map(str, scores.save(out)))}")
     _report(out, report_dir)
-    _exit_on_failed_rows([(r.artifact, r.error) for r in rows])
+    _exit_on_failed_rows([(r.artifact, r.error) for r in scores.rows])
 
 
 @main.command()
-@click.argument("source", required=False, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=Path("report"), show_default=True)
-@click.option("--build", type=click.Path(path_type=Path), help="A build folder (its newest scores), as SOURCE.")
-@click.option("--n", "n", type=int, default=8, show_default=True, help="Faces per gallery.")
-def report(source, out, build, n):
+@click.argument("source", required=False, type=PATH)
+@out(Path("build/report"))
+@click.option("--build", type=PATH, help="A build folder (its newest scores), as SOURCE.")
+@faces(8, "Faces per gallery.")
+def report(source, out, build, faces):
     """One HTML page (report.html, images beside it) from SOURCE: a scores folder, a build folder
     (its newest scores) or a sweep folder (default: the built-in model's build)."""
-    from eval.defaults import BUILD, DEFAULT_MODEL
-
-    _report(source or build or BUILD / DEFAULT_MODEL.stem, out, n)
+    _report(source or build, out, faces)
 
 
-def _report(source: Path, out: Path | None, n: int = 8) -> None:
+def _report(source: Path | None, out: Path | None, n: int = 8) -> None:
     if out is not None:
-        from htmlreport.page import make_report
+        from facelm import api
 
-        click.echo(f"report: {make_report(source, out, n)}")
+        click.echo(f"report: {api.report(source, out=out, faces=n)}")
 
 
 def _exit_on_failed_rows(named_errors: list) -> None:
@@ -142,81 +110,93 @@ def _exit_on_failed_rows(named_errors: list) -> None:
 
 
 @main.command()
-@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("checkpoints", nargs=-1, required=True, type=PATH)
 @click.option("--imgsz", default="96,128,160,224", show_default=True, help="Input sizes (multiples of 32).")
 @click.option("--precision", default="fp32,fp16,int8", show_default=True, help="TFLite precisions.")
-@click.option("--data", type=click.Path(path_type=Path), help="Faces to score (default: the default evaluation faces).")
-@click.option("--calib", "calib_data", type=click.Path(path_type=Path), help="Face folder for INT8 calibration.")
-@click.option("--calib-n", type=int, default=100, show_default=True)
+@data("Faces to score (default: the default evaluation faces).")
+@calib_data()
+@calib_images()
 @click.option("--budget-ms", type=float, help="Latency budget (ms, 1 thread).")
 @click.option("--budget-mb", type=float, help="Size budget (MB).")
 @click.option("--budget-gflops", type=float, help="Compute budget (GFLOPs).")
-@click.option("--workers", type=int, help="Parallel jobs (default: what cores and memory allow).")
+@JOBS
 @click.option("--ray", "ray_address", help="Run the jobs on a Ray cluster: auto, local, or HOST:PORT.")
 @click.option("--latency-on", type=click.Choice(["driver", "worker"]), default="driver", show_default=True, help="Where to time.")
-@click.option("--latency-runs", type=int, default=100, show_default=True)
+@LATENCY_RUNS
 @click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
-@click.option("--reference", multiple=True, type=click.Path(path_type=Path), help="A foreign .tflite/.onnx scored and timed beside.")
+@click.option("--reference", multiple=True, type=PATH, help="A foreign .tflite/.onnx scored and timed beside.")
 @click.option("--max-miss", type=float, default=1.0, show_default=True, help="Miss budget, %: above it no front, no pick.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("sweep"), show_default=True)
+@out(Path("build/sweep"))
 @REPORT
 @TRUST
-def sweep(checkpoints, imgsz, precision, data, calib_data, calib_n, budget_ms, budget_mb, budget_gflops, workers,
+def sweep(checkpoints, imgsz, precision, data, calib_data, calib_images, budget_ms, budget_mb, budget_gflops, jobs,
           ray_address, latency_on, latency_runs, scales, reference, max_miss, out, report_dir):
     """Which checkpoint, input size and precision to ship: compile and score every combination of
     CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
     Exit code 1 when any job or artifact failed (the report is still written)."""
-    from explore.jobs import SweepOptions
-    from explore.driver import check_imgsz, sweep as run
-    from eval.profile import LatencyOptions
-    from eval.scales import check_scales
-    from explore.pareto import Budgets
-    from explore.reference import check_references
-    from explore.report import excluded, headline, table
+    from facelm import api
+    from facelm.eval.profile import LatencyOptions
+    from facelm.eval.scales import check_scales
+    from facelm.explore.driver import check_imgsz
+    from facelm.explore.jobs import SweepOptions
+    from facelm.explore.pareto import Budgets
+    from facelm.explore.reference import check_references
+    from facelm.explore.report import excluded, headline, table
 
-    opts = SweepOptions(imgsz=check_imgsz([s.strip() for s in imgsz.split(",") if s.strip()]), precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
-                        data=data, calib_data=calib_data, calib_n=calib_n, scales=check_scales(scales.split(",")),
-                        budgets=Budgets(budget_ms, budget_mb, budget_gflops), workers=workers, ray=ray_address,
-                        latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs), max_miss=max_miss,
-                        references=check_references(reference))
-    points, files = run(checkpoints, out, opts)
+    opts = SweepOptions(imgsz=check_imgsz([s.strip() for s in imgsz.split(",") if s.strip()]),
+                        precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
+                        data=data, calib_data=calib_data, calib_n=calib_images, scales=check_scales(scales.split(",")),
+                        budgets=Budgets(budget_ms, budget_mb, budget_gflops), workers=jobs, ray=ray_address,
+                        latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs) if latency_runs else None,
+                        max_miss=max_miss, references=check_references(reference))
+    points, files = api.sweep(checkpoints, out=out, options=opts)
     click.echo("\n".join([table(points), "", *filter(None, (excluded(points, max_miss), headline(points, opts.budgets))),
-                           "", f"saved {files['png']}, {files['md']}, {files['csv']}, {files['json']}"]))
+                          "", f"saved {files['png']}, {files['md']}, {files['csv']}, {files['json']}"]))
     _report(out, report_dir)
     _exit_on_failed_rows([(p.label, p.error) for p in points])
 
 
 @main.command()
-@click.argument("model", type=click.Path(path_type=Path))
-@click.argument("images", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for one .txt per image.")
+@click.argument("model", type=PATH)
+@click.argument("images", required=False, type=PATH)
+@data("Images to predict on: a folder or a list file (or IMAGES).")
+@out(Path("build/predict"), "Folder for one .txt per image.")
 @click.option("--conf", type=float, help="Score threshold (default: the decoder's, as in score).")
 @TRUST
-def predict(model, images, out, conf):
-    """Write the challenge's 51-point .pts text files for IMAGES (a folder or a list file)."""
-    from eval.decode import DecodeOptions
-    from eval.predict import predict as run
+def predict(model, images, data, out, conf):
+    """Write the challenge's 51-point .pts text files for the images of --data (a folder or a list file)."""
+    from facelm import api
+    from facelm.core.errors import UserError
 
-    r = run(model, images, out, DecodeOptions(conf=conf) if conf is not None else DecodeOptions())
+    if images is not None:
+        click.echo("warning: predict MODEL IMAGES is now predict MODEL --data IMAGES; the old spelling goes in the "
+                   "next release", err=True)
+    if (images or data) is None:
+        raise UserError("predict: give --data, the images to predict on")
+    r = api.predict(model, images or data, out, conf=conf)
     click.echo(f"wrote {r['written']} files to {out}" + (f"; {len(r['unreadable'])} unreadable" if r["unreadable"] else ""))
 
 
 @main.command()
-@click.argument("folder", required=False, type=click.Path(path_type=Path))
-@click.option("--n", "n", type=int, default=100, show_default=True, help="Images to select.")
+@click.argument("folder", required=False, type=PATH)
+@data("Faces to choose from (default: the default calibration faces).")
+@calib_images(old=("--n",))
 @click.option("--imgsz", type=int, default=224, show_default=True)
-def calib(folder, n, imgsz):
-    """Show which faces of FOLDER INT8 calibration would use (default: the default calibration faces)."""
-    from calib.select import CalibOptions, build_calibration, describe_selection
-    from eval.defaults import default_calib_data
+def calib(folder, data, calib_images, imgsz):
+    """Show which faces of --data INT8 calibration would use."""
+    from facelm.calib.select import CalibOptions, build_calibration, describe_selection
+    from facelm.eval.defaults import default_calib_data
 
-    cs = build_calibration(Path(folder or default_calib_data()), CalibOptions(n=n, imgsz=(imgsz, imgsz)))
+    if folder is not None:
+        click.echo("warning: calib FOLDER is now calib --data FOLDER; the old spelling goes in the next release",
+                   err=True)
+    cs = build_calibration(Path(folder or data or default_calib_data()), CalibOptions(n=calib_images, imgsz=(imgsz, imgsz)))
     click.echo(describe_selection(cs))
 
 
 @main.command()
-@click.option("--train", "train_dir", type=click.Path(path_type=Path), help="Labelled faces to train on.")
-@click.option("--val", "val_dir", type=click.Path(path_type=Path), help="Labelled faces to validate on.")
+@data("Labelled faces to train on (default: the shared faces' HELEN split).", old=("--train",))
+@option("--val-data", "val_data", type=PATH, old=("--val",), help="Labelled faces to validate on (default: AFW).")
 @click.option("--kpts", type=click.Choice(["51", "68"]), default="51", show_default=True)
 @click.option("--imgsz", type=int, default=224, show_default=True)
 @click.option("--epochs", type=int, default=300, show_default=True)
@@ -229,7 +209,7 @@ def calib(folder, n, imgsz):
 @click.option("--levels", default="3,4,5", show_default=True, help="Pyramid levels that carry the head (strides 8-32).")
 @click.option("--prune", type=float, help="Fraction of --init's channels torch-pruning removes before the fine-tune.")
 @click.option("--device", default="auto", show_default=True, help="auto (a GPU, else every CPU core), cpu, 0 or 0,1.")
-@click.option("--workers", type=int, help="Data-loader workers (default: 6 on a GPU, none on CPU).")
+@click.option("--workers", type=click.IntRange(min=0), help="Data-loader workers (default: 6 on a GPU, none on CPU).")
 @click.option("--act", type=click.Choice(list(ACTIVATIONS)), default="silu", show_default=True, help="Activation of every convolution.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="auto", show_default=True, help="auto: ultralytics' choice.")
 @click.option("--lr0", type=float, help="Initial learning rate (needs a named --optimizer); small for a fine-tune.")
@@ -242,54 +222,51 @@ def calib(folder, n, imgsz):
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--teacher", type=click.Path(path_type=Path), help="Distil: soften the training points towards this model's.")
 @click.option("--teacher-weight", type=float, default=0.5, show_default=True, help="The teacher's share of each target.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build/train"), show_default=True)
+@out(Path("build/train"))
 @TRUST
-def train(train_dir, val_dir, kpts, out, **opts):
+def train(data, val_data, kpts, out, **opts):
     """Train a pose face model (YOLOv8n's shape by default; --arch yolo11, yolo26) on .pts folders, offline.
     Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
-    from train.card import summary
-    from train.run import TrainOptions, face_folders, train as run
+    from facelm import api
+    from facelm.train.card import summary
 
-    best = run(*face_folders(train_dir, val_dir), out,
-               TrainOptions(n_kpts=int(kpts), **opts), command="python cli.py " + " ".join(sys.argv[1:]))
-    click.echo(summary(best))
+    click.echo(summary(api.train(data=data, val_data=val_data, out=out, n_kpts=int(kpts), **opts,
+                                 command="python cli.py " + " ".join(sys.argv[1:]))))
 
 
 @main.command()
-@click.argument("target", required=False, type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path), help="Face folder (default: the default evaluation faces).")
-@click.option("--n", "n", type=int, default=32, show_default=True, help="Faces to run.")
-@click.option("--top", type=int, default=15, show_default=True, help="Tensors shown per artifact.")
-def inspect(target, data, n, top):
+@click.argument("target", required=False, type=PATH)
+@data("Faces to run (default: the default evaluation faces).")
+@faces(32, "Faces to run.")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Tensors shown per artifact.")
+def inspect(target, data, faces, top):
     """Where INT8 error comes from: every quantised artifact of TARGET (a build folder, or one
     int8 .tflite / .int8.onnx) against its float parent, tensor by tensor, on real faces.
     Writes <artifact>.inspect.json, .csv and .png beside it (default: the built-in model's build)."""
-    from eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
-    from eval.quant_report import inspect_target
+    from facelm import api
 
-    for text in inspect_target(target or BUILD / DEFAULT_MODEL.stem, data or default_eval_data(), n, top):
-        click.echo(text)
+    click.echo("\n".join(api.inspect(target, data=data, faces=faces, top=top)))
 
 
 @main.command()
-@click.argument("source", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=Path("submission"), show_default=True)
+@click.argument("source", type=PATH)
+@out(Path("build/package/submission"))
 @click.option("--artifact", type=click.Choice(["int8", "int8_fio", "fp32", "fp16"]), default=None,
               help="Which TFLite of a build folder (default: full-integer int8, else the next of SHIP_ORDER).")
 @click.option("--verify", "verify", is_flag=True, help="SOURCE is a submission folder: verify it in a fresh venv.")
-@click.option("--images", type=click.Path(path_type=Path), help="Images for --verify (default: 8 default faces).")
-def package(source, out, artifact, verify, images):
+@data("Images for --verify (default: 8 default faces).", old=("--images",))
+def package(source, out, artifact, verify, data):
     """Write a challenge submission from a build folder or .tflite, or --verify one."""
     if verify:
-        from eval.predict import list_images
-        from submit.verify import default_images, verify_package
+        from facelm.eval.predict import list_images
+        from facelm.submit.verify import default_images, verify_package
 
-        r = verify_package(source, list_images(images) if images else default_images())
+        r = verify_package(source, list_images(data) if data else default_images())
         diff = "no face found to compare" if r["max_px_diff"] is None else \
             f"max landmark difference {r['max_px_diff']} px from the evaluator"
         click.echo(f"{source}: verified: {r['images']} images, {r['faces']} faces, {diff}")
         return
-    from submit.build import build_package
+    from facelm.submit.build import build_package
 
     folder = build_package(source, out, f"tflite_{artifact}" if artifact else None)
     click.echo(f"wrote {folder}/ and {folder.with_suffix('.zip')}")

@@ -53,7 +53,7 @@ def score_moves(child: dict, parent: dict, threshold: float) -> dict:
 
 def _lowest(fp32: Path, pool, hw, low_opts, n: int) -> list[str]:
     """The n calibration images whose lowest-scoring labelled face the fp32 file finds scores lowest."""
-    from eval.evaluate import evaluate_path
+    from facelm.eval.evaluate import evaluate_path
 
     lowest = {}
     for (img, _), s in face_scores(evaluate_path(fp32, pool, imgsz=hw, opts=low_opts)).items():
@@ -66,9 +66,9 @@ def _lowest(fp32: Path, pool, hw, low_opts, n: int) -> list[str]:
 def _draws(a, sm: Path, stem: str, pool: list[str], low: list[str], faces, parent: dict, hw, low_opts,
            threshold: float) -> list[dict]:
     """Each draw quantised as drawn and with its last a.low faces swapped for the lowest-scoring."""
-    from compiler import convert
-    from eval.evaluate import evaluate_path
-    from eval.preprocess import preprocess, read_image
+    from facelm.compiler import convert
+    from facelm.eval.evaluate import evaluate_path
+    from facelm.eval.preprocess import preprocess, read_image
 
     cache = {}  # each image read and preprocessed once: the draws' arms share most of their faces
 
@@ -110,16 +110,16 @@ def main() -> None:
     if not 0 < a.low < a.calib_n or a.draws < 1:
         sys.exit("--low must be between 0 and --calib-n, and --draws at least 1")
     fp32, sm = _build_files(a.build)
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     from tabulate import tabulate
 
-    from eval.artifact import describe
-    from eval.datasets import load_dataset
-    from eval.decode import DecodeOptions
-    from eval.defaults import default_calib_data, default_eval_data
-    from eval.evaluate import EvalOptions, evaluate_path
+    from facelm.eval.artifact import describe
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.decode import DecodeOptions
+    from facelm.eval.defaults import default_calib_data, default_eval_data
+    from facelm.eval.evaluate import EvalOptions, evaluate_path
 
     hw = describe(fp32).spec.imgsz
     low_opts, threshold = EvalOptions(decode=DecodeOptions(conf=LOW_CONF), progress=False), DecodeOptions().conf

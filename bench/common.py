@@ -30,7 +30,7 @@ def run_measured(code: str, cwd: Path | None = None) -> dict:
 
 
 def default_checkpoint() -> Path:
-    from eval.defaults import DEFAULT_MODEL
+    from facelm.eval.defaults import DEFAULT_MODEL
 
     if not DEFAULT_MODEL.exists():
         sys.exit(f"{DEFAULT_MODEL} is missing: train it first (python cli.py train) or set FACELM_MODEL")
@@ -42,8 +42,8 @@ def built_artifact(build: Path, stage: str = "int8") -> Path:
     the build's name (build/face51_xs: face51-xs) when the file is missing."""
     art = build / f"{build.name.replace('-', '_')}_{stage}.tflite"
     if not art.is_file():
-        from compiler.pipeline import CompileOptions, compile_checkpoint
-        from eval.defaults import resolve_model
+        from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
+        from facelm.eval.defaults import resolve_model
 
         compile_checkpoint(resolve_model(build.name.replace("_", "-")), build, CompileOptions(), progress=False)
     if not art.is_file():
@@ -56,9 +56,9 @@ def write_onnx2tf_sample(work: Path) -> None:
     (made here, outside the timed process)."""
     import numpy as np
 
-    from calib.select import CalibOptions, build_calibration, onnx2tf_sample
-    from core.offline import prepare
-    from eval.defaults import default_calib_data
+    from facelm.calib.select import CalibOptions, build_calibration, onnx2tf_sample
+    from facelm.core.offline import prepare
+    from facelm.eval.defaults import default_calib_data
 
     prepare()
     cs = build_calibration(default_calib_data(), CalibOptions(n=20, imgsz=(128, 128)))

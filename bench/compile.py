@@ -15,16 +15,16 @@ from common import default_checkpoint, run_measured, write_onnx2tf_sample
 OURS = """
 import json, sys
 from pathlib import Path
-from core.offline import prepare; prepare()
-from compiler.pipeline import CompileOptions, compile_checkpoint
-from core.files import read_manifest
+from facelm.core.offline import prepare; prepare()
+from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
+from facelm.core.files import read_manifest
 res = compile_checkpoint(Path({ckpt!r}), Path({out!r}), CompileOptions(imgsz={s}, targets=("tflite_fp32", "tflite_fp16")), progress=False)
 print(json.dumps({{r.stage: [r.seconds, read_manifest(r.path).get("peak_rss_mb"), r.cached] for r in res}}))
 """
 
 THEIRS = """
 import json
-from core.offline import prepare; prepare()
+from facelm.core.offline import prepare; prepare()
 from ultralytics import YOLO
 YOLO({ckpt!r}, task="pose").export(format="saved_model", imgsz={s})
 print(json.dumps({{"ok": True}}))

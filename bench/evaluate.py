@@ -47,15 +47,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-images", type=int, default=None)
     args = ap.parse_args()
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
-    from compiler.pipeline import compile_checkpoint
-    from eval.datasets import load_dataset
-    from eval.defaults import BUILD, default_eval_data
-    from eval.profile import machine
-    from eval.scoring import ScoreOptions, find_artifacts, score_paths
-    from scores.table import score_table
+    from facelm.compiler.pipeline import compile_checkpoint
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import BUILD, default_eval_data
+    from facelm.eval.profile import machine
+    from facelm.eval.scoring import ScoreOptions, find_artifacts, score_paths
+    from facelm.scores.table import score_table
 
     ckpt = default_checkpoint()
     build = BUILD / ckpt.stem
@@ -69,12 +69,12 @@ def main():
     print("\nscore's ms vs a plain interpreter loop, same run (target: within 5%):")
     for p in tfl:
         r = by[p.name.removeprefix(ckpt.stem)]
-        print(f"  {p.name:32s} score {r.ms_1t:7.3f}  plain {plain[p]:7.3f}  x{r.ms_1t / plain[p]:.3f}  "
+        print(f"  {p.name:32s} score {r.ms(1):7.3f}  plain {plain[p]:7.3f}  x{r.ms(1) / plain[p]:.3f}  "
               f"(I/O conversion apart: {r.io_ms} ms)")
     i8, fio = by["_int8.tflite"], by["_int8_fio.tflite"]
-    print(f"int8-I/O {i8.ms_1t} ms vs float-I/O {fio.ms_1t} ms: x{i8.ms_1t / fio.ms_1t:.3f} (target <= 1)")
+    print(f"int8-I/O {i8.ms(1)} ms vs float-I/O {fio.ms(1)} ms: x{i8.ms(1) / fio.ms(1):.3f} (target <= 1)")
     q, f = by[".int8.onnx"], by[".sim.onnx"]
-    print(f"ONNX Runtime INT8 vs fp32: latency x{q.ms_1t / f.ms_1t:.3f} (target <= 0.6), NME {q.nme} vs {f.nme} "
+    print(f"ONNX Runtime INT8 vs fp32: latency x{q.ms(1) / f.ms(1):.3f} (target <= 0.6), NME {q.nme} vs {f.nme} "
           f"= x{q.nme / f.nme:.3f} (target <= 1.03), miss {q.miss}% vs {f.miss}%")
     over = by["_fp32.tflite"].eval_overhead
     print(f"evaluation overhead (reading, letterbox, decode, metrics) / invoke, fp32 TFLite: {over} (target <= 0.15)")

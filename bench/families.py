@@ -26,7 +26,7 @@ FAMILIES = ("yolov8", "yolo11", "yolo26")
 
 THEIRS = """
 import json
-from core.offline import prepare; prepare()
+from facelm.core.offline import prepare; prepare()
 from ultralytics import YOLO
 YOLO({ckpt!r}, task="pose").export(format="saved_model", imgsz={s})
 print(json.dumps({{"ok": True}}))
@@ -36,7 +36,7 @@ print(json.dumps({{"ok": True}}))
 WHAT = """
 import json
 from pathlib import Path
-from core.checkpoint import load_pose_checkpoint
+from facelm.core.checkpoint import load_pose_checkpoint
 m, info = load_pose_checkpoint(Path({ckpt!r}))
 print(json.dumps({{"head": type(m.model[-1]).__name__, "imgsz": info.imgsz[0],
                    "c3k2": any(type(x).__name__ == "C3k2" for x in m.modules())}}))
@@ -63,7 +63,7 @@ def _compile(ckpt: Path, out: Path, data: Path | None) -> tuple[float, int, str]
     import subprocess
 
     shutil.rmtree(out, ignore_errors=True)
-    extra = ["--calib", str(data), "--verify-data", str(data)] if data else []
+    extra = ["--calib-data", str(data), "--data", str(data)] if data else []
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "cli.py", "compile", str(ckpt), "--out", str(out), *extra], cwd=ROOT,
                        capture_output=True, text=True)
@@ -154,15 +154,15 @@ def main() -> None:
 
 
 def _report(files: dict, compiled: dict, what: dict, a) -> None:
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     from tabulate import tabulate
 
-    from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data
-    from eval.profile import LatencyOptions, machine
-    from eval.scoring import ScoreOptions, score_paths
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import default_eval_data
+    from facelm.eval.profile import LatencyOptions, machine
+    from facelm.eval.scoring import ScoreOptions, score_paths
 
     paths = [p for fs in files.values() for p in fs.values()]
     rows = score_paths(paths, load_dataset(a.data or default_eval_data()), ScoreOptions(
@@ -175,7 +175,7 @@ def _report(files: dict, compiled: dict, what: dict, a) -> None:
         table.append({"family": f, "head": what[f]["head"], "imgsz": what[f]["imgsz"], "epochs": what[f]["epochs"],
                       "params M": fp and fp.params_m, "GFLOPs": fp and fp.gflops, "MB int8": i8 and i8.size_mb,
                       "fp32 NME": fp and fp.nme, "int8 NME": i8 and i8.nme, "ORT int8 NME": b.get("ort") and b["ort"].nme,
-                      "misses % fp32/int8": f"{fp and fp.miss}/{i8 and i8.miss}", "int8 ms 1t": i8 and i8.ms_1t,
+                      "misses % fp32/int8": f"{fp and fp.miss}/{i8 and i8.miss}", "int8 ms 1t": i8 and i8.ms(1),
                       "ultralytics fp32 NME": b.get("ultralytics") and b["ultralytics"].nme,
                       "compile s": round(secs[f], 1)})
     lines = [tabulate(table, headers="keys", tablefmt="github", floatfmt=".3f"),

@@ -35,10 +35,10 @@ def baseline_int8(rev: str, ckpt: Path, out: Path) -> Path:
 
 
 def bench_one(ckpt: Path, out: Path, rev: str, ds):
-    from compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
-    from compiler.stages import OPT_IN as VARIANTS
-    from eval.scoring import ScoreOptions, score_paths
-    from scores.table import score_table
+    from facelm.compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
+    from facelm.compiler.stages import OPT_IN as VARIANTS
+    from facelm.eval.scoring import ScoreOptions, score_paths
+    from facelm.scores.table import score_table
 
     built = compile_checkpoint(ckpt, out / ckpt.stem, CompileOptions(targets=DEFAULT_TARGETS + VARIANTS))
     by_stage = {r.stage: r.path for r in built}
@@ -53,19 +53,19 @@ def bench_one(ckpt: Path, out: Path, rev: str, ds):
     fp32, int8, sim, ort = (row("tflite_fp32", "tflite"), row("tflite_int8", "tflite"), row("sim", "onnxruntime"),
                             row("ort_int8", "onnxruntime"))
     today = by[(paths[-1].name, "tflite")]
-    from eval.artifact import describe
+    from facelm.eval.artifact import describe
 
     print(f"\n{ckpt.name} at its own {describe(by_stage['tflite_fp32']).spec.imgsz[0]} px:")
     print(f"  full-integer vs fp32 TFLite: NME {int8.nme} vs {fp32.nme} = x{int8.nme / fp32.nme:.3f} (target <= 1.03), "
           f"misses {int8.miss}% vs {fp32.miss}% (target: no more)")
     print(f"  ORT INT8 vs float ONNX:      NME {ort.nme} vs {sim.nme} = x{ort.nme / sim.nme:.3f} (target <= 1.03), "
           f"misses {ort.miss}% vs {sim.miss}%")
-    print(f"  full-integer latency vs today's full-integer: {int8.ms_1t} vs {today.ms_1t} ms = "
-          f"x{int8.ms_1t / today.ms_1t:.3f} (target <= 1.10); today's NME {today.nme}, misses {today.miss}%")
+    print(f"  full-integer latency vs today's full-integer: {int8.ms(1)} vs {today.ms(1)} ms = "
+          f"x{int8.ms(1) / today.ms(1):.3f} (target <= 1.10); today's NME {today.nme}, misses {today.miss}%")
     for s in VARIANTS:
         v = row(s, "tflite")
-        print(f"  {s}: kind {v.kind}, NME x{v.nme / fp32.nme:.3f}, misses {v.miss}%, {v.ms_1t} ms "
-              f"(x{v.ms_1t / int8.ms_1t:.2f} of full-integer)")
+        print(f"  {s}: kind {v.kind}, NME x{v.nme / fp32.nme:.3f}, misses {v.miss}%, {v.ms(1)} ms "
+              f"(x{v.ms(1) / int8.ms(1):.2f} of full-integer)")
 
 
 def main():
@@ -74,11 +74,11 @@ def main():
     ap.add_argument("--baseline-rev", default="665b93f", help="Revision whose full-integer artifact is 'today'.")
     ap.add_argument("--out", default="build/bench/int8", type=Path)
     args = ap.parse_args()
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
-    from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import default_eval_data
 
     ds = load_dataset(default_eval_data())
     for ckpt in args.checkpoints or [default_checkpoint()]:

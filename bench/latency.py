@@ -20,8 +20,8 @@ from common import ROOT, run_measured
 EXPORT = """
 import json
 from pathlib import Path
-from compiler.export import export_model
-from core.checkpoint import load_pose_checkpoint
+from facelm.compiler.export import export_model
+from facelm.core.checkpoint import load_pose_checkpoint
 from tests.tiny import make_tiny_pose
 out = []
 for w, s in {variants!r}:
@@ -53,17 +53,17 @@ def main():
     # ultralytics (torchvision) and TensorFlow do not share a process: export in a child.
     dirs = [Path(d) for d in run_measured(EXPORT.format(variants=variants, work=str(work)))["out"]["dirs"]]
 
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     import numpy as np
     from tabulate import tabulate
 
-    from calib.select import CalibOptions, build_calibration, onnx2tf_sample
-    from compiler.convert import onnx2tf_saved_model, quantize_tflite, simplify
-    from eval.defaults import DEFAULT_MODEL, default_calib_data
-    from eval.profile import LatencyOptions, file_mb, time_interleaved, tflite_cost
-    from eval.runtimes import open_runtime
+    from facelm.calib.select import CalibOptions, build_calibration, onnx2tf_sample
+    from facelm.compiler.convert import onnx2tf_saved_model, quantize_tflite, simplify
+    from facelm.eval.defaults import DEFAULT_MODEL, default_calib_data
+    from facelm.eval.profile import LatencyOptions, file_mb, time_interleaved, tflite_cost
+    from facelm.eval.runtimes import open_runtime
 
     def timed(path: Path) -> tuple[float, float]:
         rt = open_runtime(path, threads=1)

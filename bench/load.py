@@ -18,13 +18,13 @@ from common import ROOT
 
 
 def main() -> None:
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     from tabulate import tabulate
     import ultralytics.nn.tasks as tasks
 
-    from core.safe_load import route_ultralytics
+    from facelm.core.safe_load import route_ultralytics
 
     ap = argparse.ArgumentParser()
     ap.add_argument("ckpts", nargs="*", type=Path)

@@ -18,15 +18,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
-    from eval.datasets import load_dataset
-    from eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
-    from eval.profile import machine
-    from eval.scoring import ScoreOptions, find_artifacts, score_paths
-    from htmlreport.page import make_report
-    from scores.table import write_scores
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
+    from facelm.eval.profile import machine
+    from facelm.eval.scoring import ScoreOptions, find_artifacts, score_paths
+    from facelm.htmlreport.page import make_report
+    from facelm.scores.table import write_scores
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", type=Path, default=BUILD / DEFAULT_MODEL.stem)

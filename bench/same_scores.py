@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-TIMED = {"ms_1t", "p90_1t", "ms_2t", "io_ms", "latency_runs", "peak_rss_mb", "eval_overhead", "note"}
+TIMED = {"latency_ms", "p90_ms", "io_ms", "latency_runs", "peak_rss_mb", "eval_overhead", "note"}
 
 
 def rows(path: str) -> dict:

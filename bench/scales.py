@@ -19,16 +19,16 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     from common import built_artifact
     from tabulate import tabulate
 
-    from eval.datasets import load_dataset
-    from eval.defaults import BUILD, MODELS, default_eval_data
-    from eval.scales import check_scales
-    from eval.scoring import ScoreOptions, score_paths
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import BUILD, MODELS, default_eval_data
+    from facelm.eval.scales import check_scales
+    from facelm.eval.scoring import ScoreOptions, score_paths
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--builds", default=",".join(str(BUILD / Path(m).stem) for m in MODELS.values()))

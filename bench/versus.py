@@ -27,15 +27,15 @@ TARGETS = (  # (target, test on face51-xs's figures and the reference's)
 
 
 def main() -> None:
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     from tabulate import tabulate
 
-    from eval.datasets import load_dataset
-    from eval.defaults import BUILD, MODELS, default_eval_data
-    from eval.profile import LatencyOptions, machine
-    from eval.scoring import ScoreOptions, score_paths
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import BUILD, MODELS, default_eval_data
+    from facelm.eval.profile import LatencyOptions, machine
+    from facelm.eval.scoring import ScoreOptions, score_paths
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "anchors" / "second_place_best.tflite")
@@ -65,7 +65,7 @@ def main() -> None:
 def _figures(r) -> dict:
     half = (r.scales or {}).get("0.5") or {}
     return {"kind": r.kind, "NME": r.nme, "miss %": r.miss, "NME @0.5": half.get("nme"), "miss @0.5": half.get("miss"),
-            "GFLOPs": r.gflops, "MB": r.size_mb, "ms 1t": r.ms_1t, "error": r.error or ""}
+            "GFLOPs": r.gflops, "MB": r.size_mb, "ms 1t": r.ms(1), "error": r.error or ""}
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.errors import UserError
-from core.files import atomic_output, fingerprint
-from core.offline import CACHE
-from eval.datasets import DatasetError, load_dataset
-from eval.preprocess import preprocess, read_image
+from facelm.core.errors import InputError, UserError
+from facelm.core.files import atomic_output, fingerprint
+from facelm.core.offline import CACHE
+from facelm.eval.datasets import DatasetError, load_dataset
+from facelm.eval.preprocess import preprocess, read_image
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class CalibOptions:
 
     def __post_init__(self):
         if self.n < 1:
-            raise ValueError("the calibration set needs at least one image")
+            raise InputError("the calibration set needs at least one image")
 
 
 @dataclass(frozen=True)

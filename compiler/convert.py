@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
-from core.offline import quiet
+from facelm.core.errors import UserError
+from facelm.core.offline import quiet
 
 ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
@@ -80,8 +80,8 @@ def onnx2tf_saved_model(src: Path, dst: Path, sample_nhwc: np.ndarray) -> dict:
     np.save(work / ONNX2TF_SAMPLE, sample_nhwc.astype(np.float32))
     # onnx2tf rewrites the ONNX file it is given; hand it a copy so the parent stays intact.
     src = Path(shutil.copyfile(src, work / src.name))
-    from compiler.onnx2tf_adds import nhwc_residual_adds
-    from compiler.onnx2tf_matmul import products_as_sums
+    from facelm.compiler.onnx2tf_adds import nhwc_residual_adds
+    from facelm.compiler.onnx2tf_matmul import products_as_sums
 
     with _workdir(work), quiet(_log(dst)), nhwc_residual_adds(), products_as_sums() as products:
         try:
@@ -202,7 +202,7 @@ def quantize_ort(src: Path, dst: Path, calib_nchw: np.ndarray, per_channel: bool
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from eval.runtimes.ort_rt import calibration_reader
+    from facelm.eval.runtimes.ort_rt import calibration_reader
 
     model = onnx.load(str(src), load_external_data=False)
     name = model.graph.input[0].name

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.contract import LAYOUT, LAYOUT_E2E, LAYOUT_V1, META_KEY, ModelInfo, output_names
-from core.errors import UserError
+from facelm.core.contract import LAYOUT, LAYOUT_E2E, LAYOUT_V1, META_KEY, ModelInfo, output_names
+from facelm.core.errors import UserError
 
 
 def set_metadata(model, info: ModelInfo, layout: str = LAYOUT) -> None:
@@ -24,7 +24,7 @@ def export_model(model, info: ModelInfo, dst: Path, opset: int) -> dict:
     import onnx
     import torch
 
-    from core.head import SplitPoseModel
+    from facelm.core.head import SplitPoseModel
 
     wrapped = SplitPoseModel(model, info.imgsz).eval()
     x = torch.zeros(1, 3, *info.imgsz)
@@ -45,8 +45,8 @@ def onnx_info(src: Path, imgsz=None) -> ModelInfo:
     a pose model; its input size is fixed, so a different imgsz is an error."""
     import onnx
 
-    from core.contract import as_hw
-    from eval.artifact import describe
+    from facelm.core.contract import as_hw
+    from facelm.eval.artifact import describe
 
     try:
         m = onnx.load(str(src), load_external_data=False)
@@ -72,8 +72,8 @@ def adopt_onnx(src: Path, dst: Path, info: ModelInfo, images) -> dict:
 
     import onnx
 
-    from compiler.rewrite import RewriteError, rewrite_packed, verify_rewrite
-    from eval.artifact import describe
+    from facelm.compiler.rewrite import RewriteError, rewrite_packed, verify_rewrite
+    from facelm.eval.artifact import describe
 
     art = describe(src)
     if art.layout == LAYOUT_E2E:

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from compiler.stages import DEFAULT_TARGETS, PIPELINE, STAGES, Stage, check, with_ancestors
-from core.errors import UserError
-from core.files import atomic_output, is_current, read_manifest, sha256, write_json_atomic
+from facelm.compiler.stages import DEFAULT_TARGETS, PIPELINE, STAGES, Stage, check, with_ancestors
+from facelm.core.errors import InputError, UserError
+from facelm.core.files import atomic_output, is_current, read_manifest, sha256, write_json_atomic
 
 
 
@@ -31,9 +31,9 @@ class CompileOptions:
 
     def __post_init__(self):
         if self.imgsz is not None and self.imgsz <= 0:
-            raise ValueError(f"imgsz {self.imgsz} must be positive")
+            raise InputError(f"imgsz {self.imgsz} must be positive")
         if not 7 <= self.opset <= 21:
-            raise ValueError(f"opset {self.opset} is outside 7..21")
+            raise InputError(f"opset {self.opset} is outside 7..21")
         with_ancestors(list(self.targets))
 
 
@@ -66,7 +66,7 @@ class Context:
 
     def checkpoint(self):
         """(torch model, ModelInfo) of a .pt source, loaded once per process."""
-        from core.checkpoint import load_pose_checkpoint
+        from facelm.core.checkpoint import load_pose_checkpoint
 
         return load_pose_checkpoint(self.source, self.opts.imgsz)
 
@@ -76,7 +76,7 @@ class Context:
         its real stride) or, for an .onnx start, from the file's fixed input."""
         if self.source.suffix == ".pt":
             return self.checkpoint()[1]
-        from compiler.export import onnx_info
+        from facelm.compiler.export import onnx_info
 
         return onnx_info(self.source, self.opts.imgsz)
 
@@ -100,13 +100,13 @@ class Context:
 
     def layout(self) -> str:
         """This build's output layout, as its ONNX records it."""
-        from eval.artifact import describe
+        from facelm.eval.artifact import describe
 
         return self.memo(("layout", self.paths["onnx"]), lambda: describe(self.paths["onnx"]).layout)
 
     def calibration(self, n: int | None = None):
-        from calib.select import CalibOptions, build_calibration
-        from eval.defaults import default_calib_data
+        from facelm.calib.select import CalibOptions, build_calibration
+        from facelm.eval.defaults import default_calib_data
 
         n = n or self.opts.calib_n
         if n not in self._calib:
@@ -119,8 +119,8 @@ class Context:
 
     @cached_property
     def _guard_ds(self):
-        from eval.datasets import load_dataset, spread
-        from eval.defaults import default_eval_data
+        from facelm.eval.datasets import load_dataset, spread
+        from facelm.eval.defaults import default_eval_data
 
         ds = load_dataset(self.opts.verify_data or default_eval_data())
         ds.samples = spread(ds.samples, self.opts.guard_images)
@@ -130,8 +130,8 @@ class Context:
     def _verify_arrays(self):
         import numpy as np
 
-        from eval.datasets import spread
-        from eval.preprocess import preprocess, read_image
+        from facelm.eval.datasets import spread
+        from facelm.eval.preprocess import preprocess, read_image
 
         imgs = [read_image(s.image) for s in spread(self._guard_ds.samples, VERIFY_POOL)]
         imgs = spread([i for i in imgs if i is not None], self.opts.verify_images)
@@ -186,7 +186,7 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
     if is_current(dst, key):
         ctx.paths[stage.name] = dst
         return StageResult(stage.name, dst, True, 0.0, read_manifest(dst).get("report", {}))
-    from eval.profile import peak_rss_mb, reset_peak_rss
+    from facelm.eval.profile import peak_rss_mb, reset_peak_rss
 
     reset_peak_rss()
     t = time.perf_counter()
@@ -195,7 +195,7 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
         report = stage.build(src, ref, tmp, ctx) or {}
         report.update(check(stage, ref, tmp, ctx))
     if src == ctx.source and src.suffix == ".pt":  # how the file from elsewhere was read
-        from core.safe_load import load_mode
+        from facelm.core.safe_load import load_mode
 
         report["source_load"] = load_mode()
     secs = round(time.perf_counter() - t, 2)
@@ -231,8 +231,8 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
         raise UserError(f"{source}: no such checkpoint file")
     if source.suffix not in (".pt", ".onnx"):
         raise UserError(f"{source}: expected an ultralytics .pt checkpoint or an .onnx model")
-    from core.safe_load import check_sources
-    from eval.defaults import BUILD
+    from facelm.core.safe_load import check_sources
+    from facelm.eval.defaults import BUILD
 
     check_sources([source])  # a file naming code to run is refused before anything is made
 
@@ -255,7 +255,7 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
 
 
 def _run_or_skip(stage: Stage, ctx: Context, failed: set) -> StageResult:
-    from compiler.verify import VerificationError
+    from facelm.compiler.verify import VerificationError
 
     needs = [s for s in (stage.builds_from, stage.checks_against) if s in failed]
     try:
@@ -279,6 +279,6 @@ def _check_writable(out: Path) -> None:
 
 
 def _bar(stages, enabled: bool):
-    from core.progress import progress
+    from facelm.core.progress import progress
 
     return progress(total=len(stages), desc="compile", unit="stage", enabled=enabled)

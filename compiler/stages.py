@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from compiler import convert, export
-from compiler.guard import ORT_ATTEMPTS, TFLITE_ATTEMPTS, VARIANT_ATTEMPTS, int8_with_guard, passes
-from compiler.verify import compare_float
-from core.contract import FLOAT_PRECISIONS, PRECISIONS
+from facelm.compiler import convert, export
+from facelm.compiler.guard import ORT_ATTEMPTS, TFLITE_ATTEMPTS, VARIANT_ATTEMPTS, int8_with_guard, passes
+from facelm.compiler.verify import compare_float
+from facelm.core.contract import FLOAT_PRECISIONS, PRECISIONS
+from facelm.core.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def _simplify(src: Path, ref: Path, dst: Path, ctx) -> dict:
 
 
 def _saved_model(src: Path, ref: Path, dst: Path, ctx) -> dict:
-    from calib.select import onnx2tf_sample
+    from facelm.calib.select import onnx2tf_sample
 
     # The verification faces serve: selecting a calibration set here would cost seconds.
     products = convert.onnx2tf_saved_model(src, dst, onnx2tf_sample(ctx.verify_inputs()))
@@ -83,7 +84,7 @@ def _tflite_int8_mixed(src: Path, ref: Path, dst: Path, ctx) -> dict:
 
 
 def _ort_int8(src: Path, ref: Path, dst: Path, ctx) -> dict:
-    from eval.profile import has_vnni
+    from facelm.eval.profile import has_vnni
 
     reduce_range = not has_vnni()  # 7-bit weights avoid AVX2's u8 x s8 saturation; VNNI has none
 
@@ -134,7 +135,7 @@ def with_ancestors(targets: list[str]) -> list[Stage]:
         if t == "source" or t in need:
             continue
         if t not in STAGES:
-            raise ValueError(f"unknown target {t!r}; known: {', '.join(STAGES)}")
+            raise InputError(f"unknown target {t!r}; known: {', '.join(STAGES)}")
         need.add(t)
         todo += [STAGES[t].builds_from, STAGES[t].checks_against]
     return [s for s in PIPELINE if s.name in need]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.contract import LAYOUT, as_hw
-from core.errors import UserError
-from eval.artifact import describe
-from eval.decode import DecodeOptions, standardise
-from eval.runtimes import open_runtime
+from facelm.core.contract import LAYOUT, as_hw
+from facelm.core.errors import UserError
+from facelm.eval.artifact import describe
+from facelm.eval.decode import DecodeOptions, standardise
+from facelm.eval.runtimes import open_runtime
 
 #: Max absolute difference on normalised coordinates and scores (0..1), per numeric kind and
 #: output. `face landmarks` are those of the anchors the parent scores as a face (FACE_SCORE,
@@ -65,7 +65,7 @@ def compare_float(parent: Path, child: Path, inputs: np.ndarray, kind: str, imgs
         raise VerificationError(f"{child.name}: outputs of shapes {cshapes} do not match {parent.name}'s {pshapes}")
     child_spec = None if same_layout else describe(child).spec
     if child_spec is not None and child_spec.layout == LAYOUT:  # it clips what the packed head leaves unbounded
-        from compiler.rewrite import clip_like_split
+        from facelm.compiler.rewrite import clip_like_split
 
         a = [clip_like_split(x, child_spec.imgsz) for x in a]
     worst = _max_diffs(a, b, as_hw(imgsz) if imgsz is not None else tuple(describe(child).spec.imgsz))
@@ -84,7 +84,7 @@ def _max_diffs(a: list, b: list, imgsz: tuple) -> dict:
     """Largest absolute difference per output over all images (landmark x, y only; all anchors'
     at the stride-8 scale); face landmarks: None when the parent scores no anchor as a face (an
     untrained model)."""
-    from eval.decode import anchor_strides
+    from facelm.eval.decode import anchor_strides
 
     out = {"boxes": 0.0, "scores": 0.0, "landmarks": 0.0, "face landmarks": None}
     for (pb, ps, pk), (cb, cs, ck) in zip(a, b):

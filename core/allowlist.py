@@ -15,7 +15,9 @@ import sys
 
 #: Modules whose nn.Module subclasses are layers: state in, tensors out, nothing run on load.
 LAYER_MODULES = ("ultralytics.nn.modules.block", "ultralytics.nn.modules.conv", "ultralytics.nn.modules.head",
-                 "ultralytics.nn.modules.activation", "ultralytics.nn.modules.transformer", "core.pruned")
+                 "ultralytics.nn.modules.activation", "ultralytics.nn.modules.transformer", "facelm.core.pruned")
+#: Where checkpoints pickled before facelm was one import name found facelm's own layer.
+LEGACY = {"core.pruned": "facelm.core.pruned"}
 #: Layers whose construction reaches outside the file (TorchVision builds a torchvision model and
 #: may fetch its weights): a pose checkpoint of the supported families has none.
 DENIED = frozenset({"ultralytics.nn.modules.block.TorchVision"})
@@ -41,6 +43,8 @@ def allowed_globals() -> dict:
             name = f"{obj.__module__}.{obj.__qualname__}"
             if resolve(name) is obj:
                 out[name] = obj
+    for old, new in LEGACY.items():  # the same classes under the names older checkpoints use
+        out.update({old + n[len(new):]: obj for n, obj in list(out.items()) if n.startswith(new + ".")})
     return out
 
 
@@ -81,6 +85,9 @@ def resolve(name: str):
     if name in DENIED:
         return None
     module, _, attr = name.rpartition(".")
+    if module in LEGACY:
+        obj = resolve(f"{LEGACY[module]}.{attr}")
+        return obj
     if module in LAYER_MODULES or module in CLASS_MODULES:
         mod = importlib.import_module(module)
     elif module.startswith("torch.nn.modules."):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.contract import ModelInfo, as_hw, resolve_imgsz
-from core.errors import UserError
+from facelm.core.contract import ModelInfo, as_hw, resolve_imgsz
+from facelm.core.errors import UserError
 
 _LOADED: dict = {}  # (path, size, mtime_ns) -> (model, ckpt train args)
 _INFOS: dict = {}   # (file key, requested (h, w)) -> ModelInfo, validated once
@@ -26,13 +26,13 @@ def _load(path: Path):
     key = _file_key(path)
     if key in _LOADED:
         return _LOADED[key]
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     try:
         from ultralytics.nn.tasks import load_checkpoint
 
-        from core.safe_load import route_ultralytics
+        from facelm.core.safe_load import route_ultralytics
 
         route_ultralytics()  # weights-only: a file naming anything else is refused before any of it runs
         model, ckpt = load_checkpoint(str(path), device="cpu", fuse=True)
@@ -45,7 +45,7 @@ def _load(path: Path):
     if head is None or not hasattr(head, "kpt_shape") or not hasattr(head, "cv4"):
         task = getattr(model, "task", None) or type(head).__name__
         raise UserError(f"{path}: not a pose model (task: {task}); a keypoint head is required")
-    from core.head import HEADS
+    from facelm.core.head import HEADS
 
     if type(head).__name__ not in HEADS:
         raise UserError(f"{path}: head {type(head).__name__} is not supported (YOLOv8/YOLO11 Pose and YOLO26 "

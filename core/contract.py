@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import UserError
+from facelm.core.errors import InputError, UserError
 
 #: Recorded in every artifact's metadata and manifest.
 LAYOUT = "split-anchor-v2"
@@ -49,7 +49,7 @@ def is_quantised(kind: str) -> bool:
     """True for every kind that stores weights or activations in integers (int16x8 included):
     these get the "slower than its float parent" note and quantised regression tolerances."""
     if kind not in KINDS:
-        raise ValueError(f"unknown artifact kind {kind!r}; known: {', '.join(KINDS)}")
+        raise InputError(f"unknown artifact kind {kind!r}; known: {', '.join(KINDS)}")
     return kind in QUANTISED_KINDS
 
 

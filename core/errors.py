@@ -1,8 +1,14 @@
-"""The one error type users see: a single line naming the file and the problem."""
+"""The errors users see: a single line naming the file or option and the problem. The CLI
+catches UserError alone (exit 2); any other exception is a bug and looks like one (exit 1)."""
 
 
 class UserError(Exception):
     """Bad input or an unusable artifact. The CLI prints it as one line and exits with 2."""
+
+
+class InputError(UserError, ValueError):
+    """A value the user gave (an option, a file's content, a model's outputs) that cannot be
+    used. It is a ValueError too, so code that validates with ValueError still catches it."""
 
 
 class DataMismatchError(UserError):

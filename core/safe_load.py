@@ -26,8 +26,8 @@ import threading
 import zipfile
 from pathlib import Path
 
-from core.allowlist import explicit, resolve
-from core.errors import UserError
+from facelm.core.allowlist import explicit, resolve
+from facelm.core.errors import UserError
 
 WEIGHTS_ONLY = "weights-only"
 TRUSTED = "trusted (full pickle)"
@@ -213,7 +213,7 @@ def load_checkpoint_dict(path: Path):
     path = Path(path)
     names = check_checkpoint(path)
     if trusted():
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_legacy_pickle())
     entries = [(obj, g) for g in names if (obj := resolve(g)) is not None]
     if "numpy.dtype" in names:  # numpy.dtype(...) builds its dtype class, which the scan cannot see
         entries += [(obj, g) for g, obj in explicit().items() if g.startswith("numpy.dtypes.")]
@@ -248,3 +248,21 @@ def route_ultralytics() -> None:
 
     torch_safe_load._facelm = True
     tasks.torch_safe_load = torch_safe_load
+
+
+def _legacy_pickle():
+    """pickle, with the module names checkpoints used before facelm was one import name
+    (core.pruned) read as today's (facelm.core.pruned): for full-pickle loads."""
+    import pickle
+    import types
+
+    from facelm.core.allowlist import LEGACY
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            return super().find_class(LEGACY.get(module, module), name)
+
+    module = types.ModuleType("facelm_legacy_pickle")
+    module.__dict__.update({k: getattr(pickle, k) for k in dir(pickle) if not k.startswith("__")})
+    module.Unpickler = Unpickler
+    return module

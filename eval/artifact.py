@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.contract import LAYOUT, LAYOUT_E2E, LAYOUT_V1, META_KEY, ModelSpec
-from core.errors import UserError
-from core.files import read_manifest
+from facelm.core.contract import LAYOUT, LAYOUT_E2E, LAYOUT_V1, META_KEY, ModelSpec
+from facelm.core.errors import UserError
+from facelm.core.files import read_manifest
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def describe(path: Path, imgsz: int | None = None) -> Artifact:
     parent = (path.parent / manifest["parent"]) if manifest and manifest.get("parent") else None
     try:
         if path.suffix == ".pt":
-            from core.checkpoint import load_pose_checkpoint
+            from facelm.core.checkpoint import load_pose_checkpoint
 
             _, info = load_pose_checkpoint(path, imgsz)
             return Artifact(path, info.spec, LAYOUT, "fp32", parent)
@@ -77,7 +77,7 @@ def _infer_packed(shape, hw, path) -> ModelSpec:
 
 
 def _tflite_spec(path: Path, manifest: dict | None) -> tuple[ModelSpec, str]:
-    from eval.runtimes.tflite_rt import _interpreter
+    from facelm.eval.runtimes.tflite_rt import _interpreter
 
     it = _interpreter(path, 1)
     s = it.get_input_details()[0]["shape"]
@@ -133,7 +133,7 @@ def onnx_kind(path: Path) -> str:
 def tflite_kind(path: Path) -> str:
     """Classify by tensor dtypes, not by file name: a file called int8 whose convolutions run
     on float activations is dynamic-range, and is reported so."""
-    from eval.runtimes.tflite_rt import _interpreter
+    from facelm.eval.runtimes.tflite_rt import _interpreter
 
     it = _interpreter(path, 1)
     tensors = {t["index"]: t for t in it.get_tensor_details()}

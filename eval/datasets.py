@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
+from facelm.core.errors import InputError, UserError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm")
 
@@ -55,7 +55,7 @@ def parse_pts(text: str, source: str = "<pts>") -> list[np.ndarray]:
     blocks = re.findall(r"\{([^{}]*)\}", text)
     if not blocks:
         if "{" in text or "}" in text:
-            raise ValueError(f"{source}: unbalanced braces")
+            raise InputError(f"{source}: unbalanced braces")
         blocks = [text]
     declared = re.search(r"n_points\s*:\s*(\d+)", text)
     faces = []
@@ -64,13 +64,13 @@ def parse_pts(text: str, source: str = "<pts>") -> list[np.ndarray]:
         try:
             pts = np.array([[float(r[0]), float(r[1])] for r in rows], dtype=np.float64)
         except (ValueError, IndexError) as e:
-            raise ValueError(f"{source}: malformed point line ({e})") from None
+            raise InputError(f"{source}: malformed point line ({e})") from None
         if pts.ndim != 2 or len(pts) == 0:
-            raise ValueError(f"{source}: a face block with no points")
+            raise InputError(f"{source}: a face block with no points")
         if declared and len(blocks) == 1 and len(pts) != int(declared.group(1)):
-            raise ValueError(f"{source}: n_points says {declared.group(1)} but {len(pts)} points follow")
+            raise InputError(f"{source}: n_points says {declared.group(1)} but {len(pts)} points follow")
         if not np.all(np.isfinite(pts)):
-            raise ValueError(f"{source}: non-finite coordinates")
+            raise InputError(f"{source}: non-finite coordinates")
         faces.append(pts)
     return faces
 
@@ -175,7 +175,7 @@ def _yolo_faces(lbl: Path, w: int, h: int, kpt_shape) -> list[np.ndarray]:
         nums = np.array(vals[5:], dtype=np.float64)
         dims = kpt_shape[1] if kpt_shape else (3 if len(nums) % 3 == 0 else 2)
         if len(nums) % dims or (kpt_shape and len(nums) // dims != kpt_shape[0]):
-            raise ValueError(f"{lbl.name}: {len(nums)} keypoint values do not fit kpt_shape {kpt_shape}")
+            raise InputError(f"{lbl.name}: {len(nums)} keypoint values do not fit kpt_shape {kpt_shape}")
         k = nums.reshape(-1, dims)[:, :2] * (w, h)
         faces.append(k)
     return faces

@@ -12,8 +12,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from core.contract import LAYOUT_E2E, LAYOUT_V1, ModelSpec
-from eval.preprocess import Letterbox
+from facelm.core.contract import LAYOUT_E2E, LAYOUT_V1, ModelSpec
+from facelm.eval.preprocess import Letterbox
+from facelm.core.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class DecodeOptions:
 
     def __post_init__(self):
         if not (0 <= self.conf <= 1 and 0 <= self.iou <= 1 and self.max_det > 0):
-            raise ValueError("conf and iou must be in 0..1 and max_det positive")
+            raise InputError("conf and iou must be in 0..1 and max_det positive")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def standardise(outputs: list[np.ndarray], spec: ModelSpec) -> tuple[np.ndarray,
         c = 4 + spec.nc + k * d
         p = p.T if p.shape[0] == c and p.shape[1] != c else p
         if p.ndim != 2 or p.shape[1] != c:
-            raise ValueError(f"packed output of shape {arrs[0].shape} does not fit 4+{spec.nc}+{k}x{d} channels")
+            raise InputError(f"packed output of shape {arrs[0].shape} does not fit 4+{spec.nc}+{k}x{d} channels")
         scale4 = np.array([w, h, w, h], np.float32)
         kp = p[:, 4 + spec.nc:].reshape(-1, k, d).copy()
         kp[..., 0] /= w
@@ -67,7 +68,7 @@ def _end_to_end(p: np.ndarray, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray,
     k, d = spec.kpt_shape
     h, w = spec.imgsz
     if p.ndim != 2 or p.shape[1] != 6 + k * d:
-        raise ValueError(f"end-to-end output of shape {p.shape} does not fit 6+{k}x{d} columns")
+        raise InputError(f"end-to-end output of shape {p.shape} does not fit 6+{k}x{d} columns")
     boxes = np.stack([(p[:, 0] + p[:, 2]) / 2 / w, (p[:, 1] + p[:, 3]) / 2 / h, (p[:, 2] - p[:, 0]) / w,
                       (p[:, 3] - p[:, 1]) / h], 1)
     scores = np.zeros((len(p), spec.nc), np.float32)
@@ -81,7 +82,7 @@ def _end_to_end(p: np.ndarray, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray,
 def _by_width(arrs: list[np.ndarray], widths: dict[str, int]) -> dict[str, np.ndarray]:
     by = {a.shape[-1]: a for a in arrs}
     if len(arrs) != len(widths) or len(by) != len(arrs) or set(by) != set(widths.values()):
-        raise ValueError(f"outputs {[a.shape for a in arrs]} do not fit {', '.join(widths)} of widths "
+        raise InputError(f"outputs {[a.shape for a in arrs]} do not fit {', '.join(widths)} of widths "
                          f"{list(widths.values())}")
     return {name: by[w] for name, w in widths.items()}
 
@@ -130,7 +131,7 @@ def _tiling(n: int, imgsz: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.
             total, st = total + gx.size, st * 2
         if total == n:
             return np.concatenate(xs), np.concatenate(ys), np.concatenate(sts)
-    raise ValueError(f"{n} anchors do not tile a {h}x{w} input with strides doubling from 4, 8 or 16")
+    raise InputError(f"{n} anchors do not tile a {h}x{w} input with strides doubling from 4, 8 or 16")
 
 
 def decode(outputs: list[np.ndarray], spec: ModelSpec, lb: Letterbox, opts: DecodeOptions = DecodeOptions()) -> list[Face]:

@@ -7,7 +7,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from models import BUILTIN, DEFAULT
+from facelm.models import BUILTIN, DEFAULT
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = BUILTIN

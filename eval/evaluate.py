@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.errors import DataMismatchError, UserError
-from eval.artifact import Artifact
-from eval.datasets import Dataset
-from eval.decode import DecodeOptions
-from eval.infer import Timing, detect
-from eval.landmarks import common_points
-from eval.metrics import Summary, face_nme, match, summarise
-from eval.preprocess import read_image
+from facelm.core.errors import DataMismatchError, InputError, UserError
+from facelm.eval.artifact import Artifact
+from facelm.eval.datasets import Dataset
+from facelm.eval.decode import DecodeOptions
+from facelm.eval.infer import Timing, detect
+from facelm.eval.landmarks import common_points
+from facelm.eval.metrics import Summary, face_nme, match, summarise
+from facelm.eval.preprocess import read_image
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class EvalOptions:
 
     def __post_init__(self):
         if self.normaliser not in ("inter-ocular", "inter-pupil", "bbox"):
-            raise ValueError(f"unknown normaliser {self.normaliser!r}")
+            raise InputError(f"unknown normaliser {self.normaliser!r}")
 
 
 @dataclass
@@ -99,8 +99,8 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
 def evaluate_path(path, ds: Dataset, opts: EvalOptions = EvalOptions(progress=False), threads: int = 2,
                   imgsz=None) -> EvalResult:
     """Evaluate a model file on the first runtime that can run it."""
-    from eval.artifact import describe
-    from eval.runtimes import open_runtime
+    from facelm.eval.artifact import describe
+    from facelm.eval.runtimes import open_runtime
 
     rt = open_runtime(path, threads, imgsz)
     return evaluate(rt, describe(path, imgsz), ds, opts)
@@ -111,7 +111,7 @@ def face_drifts(child_faces: list, parent_faces: list, k: int, normaliser: str =
     parent's points as ground truth), or None when the child has no face there."""
     ids = list(range(k))
     if k in (51, 68):
-        from eval.landmarks import canonical_indices
+        from facelm.eval.landmarks import canonical_indices
 
         ids = list(canonical_indices(k))
     else:
@@ -166,6 +166,6 @@ def decode_all(datasets: list, budget_mb: float, progress: bool = False, max_ima
 def _progress(items, desc: str, enabled: bool):
     if not enabled:
         return items
-    from core.progress import progress
+    from facelm.core.progress import progress
 
     return progress(items, desc=desc, unit="img")

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.contract import ModelSpec
-from eval.decode import DecodeOptions, Face, decode
-from eval.preprocess import preprocess
+from facelm.core.contract import ModelSpec
+from facelm.eval.decode import DecodeOptions, Face, decode
+from facelm.eval.preprocess import preprocess
 
 
 @dataclass

@@ -3,6 +3,7 @@ mirror indices and normalisers. Everything else maps its points through these ta
 from __future__ import annotations
 
 import numpy as np
+from facelm.core.errors import InputError
 
 N68 = 68
 JAW = tuple(range(0, 17))
@@ -41,7 +42,7 @@ def canonical_indices(n_points: int) -> tuple[int, ...]:
         return tuple(range(68))
     if n_points == 51:
         return IDX51_IN_68
-    raise ValueError(f"{n_points} landmarks have no known mapping onto the iBUG-68 order (68 or 51 expected)")
+    raise InputError(f"{n_points} landmarks have no known mapping onto the iBUG-68 order (68 or 51 expected)")
 
 
 def flip_indices(n_points: int) -> tuple[int, ...]:
@@ -50,7 +51,7 @@ def flip_indices(n_points: int) -> tuple[int, ...]:
 
 
 def _raise(n_points: int):
-    raise ValueError(f"no mirror indices known for {n_points} landmarks (68 or 51 expected)")
+    raise InputError(f"no mirror indices known for {n_points} landmarks (68 or 51 expected)")
 
 
 def common_points(model_points: int, data_points: int) -> tuple[list[int], list[int], list[int]]:
@@ -77,12 +78,12 @@ def normaliser(gt68: dict[int, np.ndarray], kind: str, all_gt: np.ndarray) -> fl
     if kind == "inter-ocular":
         a, b = OUTER_EYE_CORNERS
         if a not in gt68 or b not in gt68:
-            raise ValueError("inter-ocular normaliser needs points 36 and 45 of the 68-point order")
+            raise InputError("inter-ocular normaliser needs points 36 and 45 of the 68-point order")
         return float(np.linalg.norm(gt68[a] - gt68[b]))
     if kind == "inter-pupil":
         if not all(i in gt68 for i in RIGHT_EYE + LEFT_EYE):
-            raise ValueError("inter-pupil normaliser needs the eye points 36-47 of the 68-point order")
+            raise InputError("inter-pupil normaliser needs the eye points 36-47 of the 68-point order")
         r = np.mean([gt68[i] for i in RIGHT_EYE], 0)
         l = np.mean([gt68[i] for i in LEFT_EYE], 0)
         return float(np.linalg.norm(r - l))
-    raise ValueError(f"unknown normaliser {kind!r} (inter-ocular, inter-pupil or bbox)")
+    raise InputError(f"unknown normaliser {kind!r} (inter-ocular, inter-pupil or bbox)")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import UserError
-from eval.artifact import describe
-from eval.datasets import IMAGE_EXTS
-from eval.decode import DecodeOptions
-from eval.runtimes import open_runtime
-from eval.writer import predict_image
+from facelm.core.errors import UserError
+from facelm.eval.artifact import describe
+from facelm.eval.datasets import IMAGE_EXTS
+from facelm.eval.decode import DecodeOptions
+from facelm.eval.runtimes import open_runtime
+from facelm.eval.writer import predict_image
 
 
 def list_images(src: Path) -> list[Path]:
@@ -23,7 +23,7 @@ def list_images(src: Path) -> list[Path]:
 
 def predict(model: Path, images: Path, out_dir: Path, opts: DecodeOptions = DecodeOptions(), threads: int = 1) -> dict:
     """Returns {'written': n, 'unreadable': [...]}."""
-    from core.safe_load import check_sources
+    from facelm.core.safe_load import check_sources
 
     check_sources([model])
     art = describe(model)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from facelm.core.errors import InputError
 
 PAD_VALUE = 114
 
@@ -45,7 +46,7 @@ def letterbox(image_bgr: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, L
 def preprocess(image_bgr: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
     """Image (H, W, 3) BGR uint8 -> model input [1, 3, h, w] float32 RGB in 0..1, and its letterbox."""
     if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
-        raise ValueError("expected a 3-channel image")
+        raise InputError("expected a 3-channel image")
     img, lb = letterbox(image_bgr, hw)
     x = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255.0
     return x, lb

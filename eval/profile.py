@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.infer import Timing, raw_outputs
+from facelm.eval.infer import Timing, raw_outputs
+from facelm.core.errors import InputError
 
 
 def onnx_cost(path: Path) -> tuple[float, float]:
@@ -64,7 +65,7 @@ def _conv_shapes_known(m) -> bool:
 
 def tflite_cost(path: Path) -> tuple[float, float]:
     """The same count read from a .tflite's CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ops."""
-    from eval.runtimes.tflite_rt import _interpreter
+    from facelm.eval.runtimes.tflite_rt import _interpreter
 
     it = _interpreter(path, 1)
     t = {d["index"]: list(d["shape"]) for d in it.get_tensor_details()}
@@ -106,12 +107,15 @@ def file_mb(path: Path) -> float:
 
 def thread_counts(text: str) -> tuple[int, ...]:
     """--threads "1,2" as (1, 2); anything else is a one-line usage error."""
-    from core.errors import UserError
+    from facelm.core.errors import UserError
 
     try:
-        return tuple(int(t) for t in str(text).split(","))
+        counts = tuple(int(t) for t in str(text).split(","))
     except ValueError:
-        raise UserError(f"--threads {text!r}: expected numbers like 1,2") from None
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise UserError(f"--threads {text!r}: expected positive whole numbers like 1,2")
+    return tuple(dict.fromkeys(counts))
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ class LatencyOptions:
 
     def __post_init__(self):
         if self.min_runs < 1 or self.rounds < 1 or self.warmup < 0 or self.min_seconds < 0:
-            raise ValueError("latency: min_runs and rounds must be positive, warmup and min_seconds not negative")
+            raise InputError("latency: min_runs and rounds must be positive, warmup and min_seconds not negative")
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,7 @@ def time_interleaved(items: dict, opts: LatencyOptions = LatencyOptions(), desc:
     samples = {k: [] for k in items}
     rounds = range(opts.rounds)
     if desc:
-        from core.progress import progress
+        from facelm.core.progress import progress
 
         rounds = progress(rounds, desc=desc, unit="round")
     for _ in rounds:
@@ -182,7 +186,7 @@ def time_artifacts(paths: list[Path], threads: int = 1, latency: LatencyOptions 
     """Latency of several model files, timed together in interleaved rounds on this machine,
     on a random input of each one's size: path -> Latency. A file that fails to open is left
     out (whoever scored it has its error already)."""
-    from eval.runtimes import open_runtime
+    from facelm.eval.runtimes import open_runtime
 
     items = {}
     for p in paths:

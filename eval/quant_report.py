@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.contract import INTEGER_KINDS
-from core.errors import UserError
-from core.files import write_json_atomic, write_text_atomic
-from eval.artifact import describe
-from eval.quant_error import ort_tensor_errors, output_costs, output_names, tflite_tensor_errors
+from facelm.core.contract import INTEGER_KINDS
+from facelm.core.errors import UserError
+from facelm.core.files import write_json_atomic, write_text_atomic
+from facelm.eval.artifact import describe
+from facelm.eval.quant_error import ort_tensor_errors, output_costs, output_names, tflite_tensor_errors
 
 #: Kinds inspect compares: every tensor quantised (TFLite) or QDQ (ONNX Runtime).
 INSPECTABLE = INTEGER_KINDS
@@ -50,8 +50,8 @@ def quantised_artifacts(target: Path) -> list[tuple[Path, Path]]:
 
 def face_inputs(data: Path, n: int, imgsz) -> np.ndarray:
     """n preprocessed images spread over a face folder; exit 2 when none is readable."""
-    from eval.datasets import load_dataset, spread
-    from eval.preprocess import preprocess, read_image
+    from facelm.eval.datasets import load_dataset, spread
+    from facelm.eval.preprocess import preprocess, read_image
 
     picks = spread(load_dataset(data).samples, n)
     imgs = [im for im in (read_image(s.image) for s in picks) if im is not None]
@@ -63,8 +63,8 @@ def face_inputs(data: Path, n: int, imgsz) -> np.ndarray:
 def inspect_target(target: Path, data: Path, n: int = 32, top: int = 15):
     """`inspect` on a build folder or one file: for each quantised artifact, its report written
     beside it; yields the terminal text of each as it is done."""
-    from core.progress import progress
-    from scores.table import inspect_tables
+    from facelm.core.progress import progress
+    from facelm.scores.table import inspect_tables
 
     pairs = quantised_artifacts(target)
     inputs = face_inputs(data, n, describe(pairs[0][1]).spec.imgsz)
@@ -91,8 +91,8 @@ def inspect_one(quantised: Path, parent: Path, inputs: np.ndarray, progress=None
 
 
 def _ort_costs(quantised: Path, parent: Path, inputs: np.ndarray, spec) -> list[dict]:
-    from eval.quant_error import _aligned
-    from eval.runtimes import open_runtime
+    from facelm.eval.quant_error import _aligned
+    from facelm.eval.runtimes import open_runtime
 
     q, f = open_runtime(quantised, 2), open_runtime(parent, 2)
     outs = [_aligned(q.run(x[None]), f.run(x[None])) for x in inputs]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
-from eval.datasets import Dataset, read_pts_folder
+from facelm.core.errors import UserError
+from facelm.eval.datasets import Dataset, read_pts_folder
 
 VERSION = 2  # bump when the rendering changes: cached folders are keyed by it
 #: JPEG quality of the rendered canvases. Reading them is most of what a scale costs `score`
@@ -47,8 +47,8 @@ def scaled_dataset(ds: Dataset, scale: float, seed: int = 0, cache: Path | None 
     tiles; those the shrunk image covers left out). For training: unlabelled, the clutter's faces,
     as small as the shrunk one, teach a model that a face of that size is background half the time
     (it then scores small faces too low to keep). The evaluator's sets leave them unlabelled."""
-    from core.files import fingerprint
-    from core.offline import CACHE
+    from facelm.core.files import fingerprint
+    from facelm.core.offline import CACHE
 
     if not ds.labelled:
         raise UserError(f"{ds.root}: --scales needs labelled faces (the points move with the face)")
@@ -66,8 +66,8 @@ def scaled_dataset(ds: Dataset, scale: float, seed: int = 0, cache: Path | None 
 def _render(ds: Dataset, scale: float, seed: int, folder: Path, label_clutter: bool = False) -> None:
     import cv2
 
-    from core.files import write_text_atomic
-    from eval.preprocess import read_image
+    from facelm.core.files import write_text_atomic
+    from facelm.eval.preprocess import read_image
 
     # a folder of this process's own: two runs (two trainings side by side) may render the same set
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def _filler(ds: Dataset, i: int, rng, hw: tuple[int, int]) -> tuple[np.ndarray, 
     and those images' labelled faces where their tiles put them."""
     import cv2
 
-    from eval.preprocess import read_image
+    from facelm.eval.preprocess import read_image
 
     h, w = hw
     canvas, faces = np.full((h, w, 3), 114, np.uint8), []

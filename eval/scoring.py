@@ -8,17 +8,17 @@ import gc
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.contract import QUANTISED_KINDS
-from core.errors import DataMismatchError, UserError, row_error
-from core.files import read_manifest
-from core.safe_load import check_sources, trusted
-from eval.artifact import Artifact, describe
-from eval.datasets import Dataset
-from eval.evaluate import EvalOptions, drift, evaluate, face_records
-from eval.profile import (LatencyOptions, current_rss_mb, file_mb, onnx_cost, peak_rss_mb, reset_peak_rss,
+from facelm.core.contract import QUANTISED_KINDS
+from facelm.core.errors import DataMismatchError, InputError, UserError, row_error
+from facelm.core.files import read_manifest
+from facelm.core.safe_load import check_sources, trusted
+from facelm.eval.artifact import Artifact, describe
+from facelm.eval.datasets import Dataset
+from facelm.eval.evaluate import EvalOptions, drift, evaluate, face_records
+from facelm.eval.profile import (LatencyOptions, current_rss_mb, file_mb, onnx_cost, peak_rss_mb, reset_peak_rss,
                           tflite_cost, time_interleaved, torch_cost)
-from eval.runtimes import open_runtime, runtimes_for
-from scores.records import ScoreRow
+from facelm.eval.runtimes import open_runtime, runtimes_for
+from facelm.scores.records import ScoreRow
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ScoreOptions(EvalOptions):
     def __post_init__(self):
         super().__post_init__()
         if not self.threads or min(self.threads) < 1:
-            raise ValueError("threads must be positive")
+            raise InputError("threads must be positive")
 
 
 @dataclass
@@ -50,7 +50,7 @@ class _Job:
 
 def artifacts_to_score(paths, all_: bool, build: Path | None) -> list[Path]:
     """The files `score` takes: those named, a build folder's, or with all_ every build's under BUILD."""
-    from eval.defaults import BUILD
+    from facelm.eval.defaults import BUILD
 
     if paths:
         return [Path(p) for p in paths]
@@ -133,7 +133,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, scaled: d
 def _at_scale(job: _Job, art: Artifact, ds: Dataset, opts: ScoreOptions) -> dict:
     """The same artifact on the faces of one other scale: accuracy, misses, and what the scale
     means in this model's input pixels."""
-    from eval.scales import face_size_px
+    from facelm.eval.scales import face_size_px
 
     s = evaluate(job.rt, art, ds, opts, job.images).summary
     return {"nme": s.nme, "fr10": s.fr[0.10], "auc10": s.auc[0.10], "miss": round(100 * s.n_missed / max(s.n_faces, 1), 2),
@@ -142,7 +142,7 @@ def _at_scale(job: _Job, art: Artifact, ds: Dataset, opts: ScoreOptions) -> dict
 
 def _scaled(ds: Dataset, scales: tuple) -> dict:
     """The rendered face sets of every scale but 1, made (or read from the cache) once per run."""
-    from eval.scales import scaled_dataset
+    from facelm.eval.scales import scaled_dataset
 
     return {s: scaled_dataset(ds, s) for s in scales if s != 1}
 
@@ -171,21 +171,21 @@ def _latency(jobs: list[_Job], opts: ScoreOptions) -> None:
         lat = time_interleaved({id(j): (j.rt, j.x) for j in ok}, opts.latency, desc)
         for j in ok:
             t = lat[id(j)]
+            j.fields.setdefault("latency_ms", {})[str(th)] = t.median_ms
+            j.fields.setdefault("p90_ms", {})[str(th)] = t.p90_ms
             if i == 0:
-                j.fields.update(ms_1t=t.median_ms, p90_1t=t.p90_ms, io_ms=t.io_ms, latency_runs=t.runs)
-            if i == len(opts.threads) - 1 and len(opts.threads) > 1:
-                j.fields["ms_2t"] = t.median_ms
+                j.fields.update(io_ms=t.io_ms, latency_runs=t.runs)
 
 
 def _slower_than_parent(rows: list[ScoreRow]) -> list[ScoreRow]:
     """Flag a quantised artifact whose inference call is slower than its float parent's."""
-    ms = {(str(Path(r.artifact).resolve()), r.runtime): r.ms_1t for r in rows if r.ms_1t is not None}
+    ms = {(str(Path(r.artifact).resolve()), r.runtime): r.ms() for r in rows if r.ms() is not None}
     out = []
     for r in rows:
         quantised = r.kind in QUANTISED_KINDS
         p = ms.get((r.parent, _runtime_of(r.parent, r.runtime))) if r.parent else None
-        if quantised and p and r.ms_1t and r.ms_1t > p:
-            r = replace(r, note=f"slower than its float parent ({r.ms_1t:.2f} vs {p:.2f} ms): not an optimisation here")
+        if quantised and p and r.ms() and r.ms() > p:
+            r = replace(r, note=f"slower than its float parent ({r.ms():.2f} vs {p:.2f} ms): not an optimisation here")
         out.append(r)
     return out
 
@@ -196,7 +196,7 @@ def _runtime_of(parent: str, runtime: str) -> str:
 
 
 def _one_input(ds: Dataset, art: Artifact):
-    from eval.preprocess import preprocess, read_image
+    from facelm.eval.preprocess import preprocess, read_image
 
     for s in ds.samples:
         img = read_image(s.image)
@@ -226,7 +226,7 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
         raise UserError(f"no artifact among the {len(set(paths))} given runs on {', '.join(runtimes or ())}")
     preds, scaled = {}, _scaled(ds, opts.scales)
     if len(jobs) > 1:  # each image decoded once for all, before any job's memory is measured
-        from eval.evaluate import decode_all
+        from facelm.eval.evaluate import decode_all
 
         shared = decode_all([ds, *scaled.values()], DECODED_MB, opts.progress, opts.max_images)
         for j in jobs:
@@ -257,8 +257,8 @@ FACES = 100
 
 
 def regression_dataset():
-    from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import default_eval_data
 
     ds = load_dataset(default_eval_data())
     ds.samples = ds.samples[:FACES]
@@ -278,10 +278,10 @@ def regression_rows(build: Path, runtime: str | None = None) -> list[ScoreRow]:
 def update_baselines(build: Path | None) -> str:
     """Rescore the built-in model's build one runtime at a time (as the per-runtime tests and
     tox environments do), rewrite the baselines, and say what moved."""
-    from eval.defaults import BUILD, DEFAULT_MODEL
-    from eval.runtimes import REGISTRY
-    from scores.regression import write_baselines
-    from scores.table import score_table
+    from facelm.eval.defaults import BUILD, DEFAULT_MODEL
+    from facelm.eval.runtimes import REGISTRY
+    from facelm.scores.regression import write_baselines
+    from facelm.scores.table import score_table
 
     build = Path(build) if build else BUILD / DEFAULT_MODEL.stem
     if not build.is_dir():

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.files import write_text_atomic
-from eval.landmarks import IDX51_IN_68
+from facelm.core.files import write_text_atomic
+from facelm.eval.landmarks import IDX51_IN_68
+from facelm.core.errors import InputError
 
 
 def to_51(points: np.ndarray) -> np.ndarray:
@@ -16,7 +17,7 @@ def to_51(points: np.ndarray) -> np.ndarray:
         return points[list(IDX51_IN_68)]
     if len(points) == 51:
         return points
-    raise ValueError(f"{len(points)} landmarks cannot be written as the challenge's 51")
+    raise InputError(f"{len(points)} landmarks cannot be written as the challenge's 51")
 
 
 def right_to_left(faces: list[np.ndarray]) -> list[np.ndarray]:
@@ -39,9 +40,9 @@ def write_predictions(image: Path, faces: list[np.ndarray], out_dir: Path) -> Pa
 
 def predict_faces(rt, spec, image: Path, opts=None) -> list[np.ndarray] | None:
     """One image's faces as the challenge's 51 points, right to left; None when it cannot be read."""
-    from eval.decode import DecodeOptions
-    from eval.infer import detect
-    from eval.preprocess import read_image
+    from facelm.eval.decode import DecodeOptions
+    from facelm.eval.infer import detect
+    from facelm.eval.preprocess import read_image
 
     img = read_image(image)
     if img is None:

@@ -7,11 +7,11 @@ import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from explore.jobs import (Job, SweepOptions, find_checkpoints, job_dir, job_key, load_cached,
+from facelm.explore.jobs import (Job, SweepOptions, find_checkpoints, job_dir, job_key, load_cached,
                             run_job, save_cached)
-from core.errors import UserError
-from core.files import sha256
-from explore.pareto import SweepPoint, mark_fronts
+from facelm.core.errors import UserError
+from facelm.core.files import sha256
+from facelm.explore.pareto import SweepPoint, mark_fronts
 
 
 def default_workers(n_jobs: int) -> int:
@@ -50,14 +50,14 @@ def _pool(todo: list, opts: SweepOptions, done):
 def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[SweepPoint], dict]:
     """Returns the points (one per job x precision; a failed job gives a row per precision
     with its error) and the report's files."""
-    from core.progress import progress
+    from facelm.core.progress import progress
 
-    from eval.profile import machine
-    from explore.report import write_report
+    from facelm.eval.profile import machine
+    from facelm.explore.report import write_report
 
     out = Path(out).absolute()
     jobs, results, todo = [], {}, []
-    from core.safe_load import check_sources
+    from facelm.core.safe_load import check_sources
 
     candidates = find_checkpoints(inputs)
     check_sources(candidates)  # every candidate before any job: a refused file is one line, exit 2
@@ -83,7 +83,7 @@ def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[
 
     try:
         if opts.ray:
-            from explore.ray_pool import run_on_ray
+            from facelm.explore.ray_pool import run_on_ray
 
             run_on_ray(todo, opts, done)
         else:
@@ -91,7 +91,7 @@ def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[
     finally:
         bar.close()
     refs = _references(opts)
-    if opts.latency_on == "driver" or refs:
+    if opts.latency is not None and (opts.latency_on == "driver" or refs):  # None: --latency-runs 0, no timing
         _time_on_driver(jobs, results, opts, refs)
     points = mark_fronts([p for job in jobs for p in _points(job, *results[job], opts)] + list(refs.values()),
                          opts.max_miss)
@@ -109,7 +109,7 @@ def _summary(job: Job, res: dict) -> str:
 
 def _references(opts: SweepOptions) -> dict:
     """path -> its SweepPoint (accuracy and cost; latency is added with the candidates')."""
-    from explore.reference import score_reference
+    from facelm.explore.reference import score_reference
 
     return {p: score_reference(p, opts.data, opts.scales) for p in opts.references}
 
@@ -117,8 +117,8 @@ def _references(opts: SweepOptions) -> dict:
 def _time_on_driver(jobs, results, opts: SweepOptions, refs: dict) -> None:
     """Every artifact without a latency from this machine, timed together in interleaved rounds.
     With references, every artifact is timed again beside them: one run, one machine state."""
-    from eval.profile import machine
-    from eval.profile import time_artifacts
+    from facelm.eval.profile import machine
+    from facelm.eval.profile import time_artifacts
 
     cpu = machine()["cpu"]
     stale = {}
@@ -165,7 +165,7 @@ def _r(v):
 
 def check_imgsz(sizes) -> tuple[int, ...]:
     """Input sizes for every YOLOv8/11 pose network (stride 32); a usage error lists valid ones."""
-    from core.contract import resolve_imgsz
+    from facelm.core.contract import resolve_imgsz
 
     try:
         return tuple(resolve_imgsz(int(s), 32, "--imgsz")[0] for s in sizes)

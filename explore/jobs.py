@@ -9,10 +9,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.errors import UserError, row_error
-from core.files import fingerprint, read_manifest, sha256, write_json_atomic
-from eval.profile import LatencyOptions
-from explore.pareto import MAX_MISS, Budgets
+from facelm.core.errors import UserError, row_error
+from facelm.core.files import fingerprint, read_manifest, sha256, write_json_atomic
+from facelm.eval.profile import LatencyOptions
+from facelm.explore.pareto import MAX_MISS, Budgets
 
 #: precision -> the PIPELINE stage that makes it (the phone ships TFLite; int8 is full integer)
 PRECISION_STAGE = {"fp32": "tflite_fp32", "fp16": "tflite_fp16", "int8": "tflite_int8"}
@@ -31,7 +31,7 @@ class SweepOptions:
     workers: int | None = None          # default: what cores and memory allow
     ray: str | None = None              # None: local process pool; "auto", "local" or host:port
     latency_on: str = "driver"          # or "worker" (labelled with the worker's CPU)
-    latency: LatencyOptions = LatencyOptions()
+    latency: LatencyOptions | None = LatencyOptions()  # None: no timing
     progress: bool = True
     scales: tuple = ()                  # faces also scored shrunk by these factors (eval.scales)
     references: tuple = ()              # foreign files scored and timed beside the candidates
@@ -85,8 +85,8 @@ def job_dir(out: Path, job: Job, digest: str) -> Path:
 def job_key(job: Job, digest: str, opts: SweepOptions) -> dict:
     """What a job's cached scores depend on: the checkpoint, the options, the faces, and the
     compiler's stage revisions (a compiler change makes artifacts a cached score no longer describes)."""
-    from compiler.pipeline import REVISIONS
-    from eval.defaults import default_calib_data, default_eval_data
+    from facelm.compiler.pipeline import REVISIONS
+    from facelm.eval.defaults import default_calib_data, default_eval_data
 
     return {"version": VERSION, "compiler": dict(REVISIONS), "checkpoint_sha256": digest, "imgsz": job.imgsz, "precisions": list(opts.precisions),
             "data": data_fingerprint(opts.data or default_eval_data()), "calib_n": opts.calib_n,
@@ -98,7 +98,7 @@ def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: 
             calib_n: int, latency: LatencyOptions | None = None, scales: tuple = ()) -> dict:
     """Compile one checkpoint at one size and score its artifacts (accuracy and cost; latency
     too when `latency` is given, on this machine). Returns plain data; never raises."""
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     t0 = time.perf_counter()
@@ -111,12 +111,12 @@ def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: 
 
 
 def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib_data, calib_n, latency, scales=()):
-    from compiler.pipeline import CompileOptions, compile_checkpoint
-    from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data
-    from eval.profile import machine
-    from eval.profile import time_artifacts
-    from eval.scoring import ScoreOptions, score_paths
+    from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import default_eval_data
+    from facelm.eval.profile import machine
+    from facelm.eval.profile import time_artifacts
+    from facelm.eval.scoring import ScoreOptions, score_paths
 
     opts = CompileOptions(imgsz=imgsz, targets=tuple(PRECISION_STAGE[p] for p in precisions), verify_data=data,
                           calib_data=calib_data, calib_n=calib_n)

@@ -11,7 +11,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from core.errors import UserError
+from facelm.core.errors import UserError
 
 ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0",
        "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -70,7 +70,7 @@ def remote_job(ckpt_name: str, ckpt: bytes, imgsz: int, precisions: tuple, data_
                calib_name, calib_n: int, latency, scales: tuple = ()) -> dict:
     """One job on a worker: everything it needs arrives as bytes (Ray resolves the top-level
     object references), everything it makes goes back."""
-    from explore.jobs import run_job
+    from facelm.explore.jobs import run_job
 
     with tempfile.TemporaryDirectory(prefix="facelm-sweep-") as tmp:
         work = Path(tmp)
@@ -123,7 +123,7 @@ def _default(pair: tuple, which: str) -> tuple:
 
     if pair[1] is not None:
         return pair
-    from eval.defaults import default_calib_data, default_eval_data
+    from facelm.eval.defaults import default_calib_data, default_eval_data
 
     folder = default_eval_data() if which == "eval" else default_calib_data()
     return ray.put(pack(folder)), str(folder)

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import UserError
-from explore.pareto import SweepPoint
+from facelm.core.errors import UserError
+from facelm.explore.pareto import SweepPoint
 
 
 def check_references(paths) -> tuple[Path, ...]:
     """The files named by --reference, each one readable as a model this evaluator decodes;
     anything else is one line naming the option, the file and the problem."""
-    from eval.artifact import describe
-    from eval.runtimes import runtimes_for
+    from facelm.eval.artifact import describe
+    from facelm.eval.runtimes import runtimes_for
 
     out = []
     for p in map(Path, paths):
@@ -32,7 +32,7 @@ def check_references(paths) -> tuple[Path, ...]:
 
 def precision_of(kind: str) -> str:
     """A sweep precision for a file's kind: fp32, fp16, or int8 for every quantised kind."""
-    from core.contract import is_quantised
+    from facelm.core.contract import is_quantised
 
     return "int8" if is_quantised(kind) else kind or "?"
 
@@ -40,11 +40,11 @@ def precision_of(kind: str) -> str:
 def score_reference(path: Path, data, scales: tuple) -> SweepPoint:
     """Accuracy and cost of one reference file on the sweep's faces (latency comes with the
     candidates'). A file that fails to run is a row with its error."""
-    from eval.artifact import describe
-    from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data
-    from eval.runtimes import runtimes_for
-    from eval.scoring import ScoreOptions, score_paths
+    from facelm.eval.artifact import describe
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import default_eval_data
+    from facelm.eval.runtimes import runtimes_for
+    from facelm.eval.scoring import ScoreOptions, score_paths
 
     art = describe(path)
     ds = load_dataset(data or default_eval_data())

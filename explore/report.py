@@ -7,8 +7,8 @@ import io
 from dataclasses import asdict
 from pathlib import Path
 
-from core.files import write_json_atomic, write_text_atomic
-from explore.pareto import MAX_MISS, Budgets, SweepPoint, best_under
+from facelm.core.files import write_json_atomic, write_text_atomic
+from facelm.explore.pareto import MAX_MISS, Budgets, SweepPoint, best_under
 
 COLUMNS = (("label", "checkpoint@imgsz precision"), ("kind", "kind"), ("nme", "NME% ↓"), ("miss", "miss% ↓"),
            ("drift", "drift% ↓"), ("ms", "ms 1t ↓"), ("size_mb", "MB ↓"), ("gflops", "GFLOPs ↓"),

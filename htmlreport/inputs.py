@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from core.errors import UserError
+from facelm.core.errors import UserError
 
 
 @dataclass
@@ -52,7 +52,7 @@ def _json(path: Path, keys: tuple) -> dict:
 
 
 def _read_scores(inp: ReportInputs, path: Path) -> None:
-    from scores.records import ScoreRow, read_faces
+    from facelm.scores.records import ScoreRow, read_faces
 
     d = _json(path, ("rows", "machine", "data"))
     known = {f.name for f in fields(ScoreRow)}

@@ -6,11 +6,11 @@ import shutil
 import time
 from pathlib import Path
 
-from core.contract import QUANTISED_KINDS
-from core.files import atomic_output
-from htmlreport.figures import ced_curves, ced_plot, region_table, short
-from htmlreport.gallery import Drawer, pick
-from htmlreport.inputs import ReportInputs, load_inputs
+from facelm.core.contract import QUANTISED_KINDS
+from facelm.core.files import atomic_output
+from facelm.htmlreport.figures import ced_curves, ced_plot, region_table, short
+from facelm.htmlreport.gallery import Drawer, pick
+from facelm.htmlreport.inputs import ReportInputs, load_inputs
 
 
 def make_report(target: Path, out: Path, n: int = 8, builds_root: Path | None = None) -> Path:
@@ -40,7 +40,7 @@ def render(ctx: dict) -> str:
 
 def _score_table(rows, machine) -> tuple[str, str]:
     """The terminal's table (same columns, same order) as HTML, and its footer."""
-    from scores.table import score_table
+    from facelm.scores.table import score_table
 
     text = score_table(rows, "html", machine)
     table, _, footer = text.partition("</table>")
@@ -84,7 +84,7 @@ def _galleries(inp: ReportInputs, tmp: Path, n: int) -> list[dict]:
 
 def _parent_row(row, scored: set) -> tuple | None:
     """The float parent's (artifact, runtime), as the evaluator paired them for drift."""
-    from eval.runtimes import runtimes_for
+    from facelm.eval.runtimes import runtimes_for
 
     for art, rt in scored:
         if row.parent and Path(art).resolve() == Path(row.parent):
@@ -95,7 +95,7 @@ def _parent_row(row, scored: set) -> tuple | None:
 
 
 def _inspect(rep: dict, tmp: Path) -> dict:
-    from eval.quant_report import sqnr_plot
+    from facelm.eval.quant_report import sqnr_plot
 
     png = sqnr_plot(rep, tmp / f"inspect_{rep['artifact']}.png")
     top = [{"op": t["op"], "depth": t["depth"], "sqnr": t["sqnr_db"], "rmse": t["rmse_steps"],
@@ -107,8 +107,8 @@ def _inspect(rep: dict, tmp: Path) -> dict:
 def _sweep(inp: ReportInputs, tmp: Path) -> dict:
     from dataclasses import fields
 
-    from explore.pareto import Budgets, SweepPoint
-    from explore.report import headline, table
+    from facelm.explore.pareto import Budgets, SweepPoint
+    from facelm.explore.report import headline, table
 
     names = {f.name for f in fields(SweepPoint)}
     points = [SweepPoint(**{k: v for k, v in p.items() if k in names}) for p in inp.sweep["points"]]

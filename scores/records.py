@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from facelm.core.errors import InputError
 
 
 def _r(v, nd):
@@ -32,11 +33,10 @@ class ScoreRow:
     gflops: float | None = None
     params_m: float | None = None
     size_mb: float | None = None
-    ms_1t: float | None = None        # median of the inference call alone, first thread count
-    p90_1t: float | None = None
-    ms_2t: float | None = None        # the same, last thread count
-    io_ms: float | None = None        # input/output conversion around the call (first thread count)
-    latency_runs: int | None = None   # invokes behind ms_1t
+    latency_ms: dict = field(default_factory=dict)  # threads ("1", "4", ...) -> median of the inference call alone
+    p90_ms: dict = field(default_factory=dict)      # threads -> its 90th percentile
+    io_ms: float | None = None        # input/output conversion around the call (fewest threads)
+    latency_runs: int | None = None   # invokes behind each median (the fewest of any thread count)
     peak_rss_mb: float | None = None  # peak resident memory this row added to the process (load + run)
     eval_overhead: float | None = None  # (reading, preprocess, decode, metrics) / invoke time
     note: str | None = None           # e.g. a quantised artifact slower than its float parent
@@ -47,9 +47,18 @@ class ScoreRow:
 
     def __post_init__(self):
         for f, nd in (("nme", 3), ("fr08", 2), ("fr10", 2), ("auc08", 4), ("auc10", 4), ("miss", 2), ("fp", 3), ("drift", 3),
-                      ("gflops", 3), ("params_m", 3), ("size_mb", 3), ("ms_1t", 3), ("p90_1t", 3), ("ms_2t", 3),
-                      ("io_ms", 3), ("peak_rss_mb", 1), ("eval_overhead", 3)):
+                      ("gflops", 3), ("params_m", 3), ("size_mb", 3), ("io_ms", 3), ("peak_rss_mb", 1),
+                      ("eval_overhead", 3)):
             object.__setattr__(self, f, _r(getattr(self, f), nd))
+        for f in ("latency_ms", "p90_ms"):  # keyed by thread count as JSON writes it, in rising order
+            object.__setattr__(self, f, {str(k): _r(v, 3) for k, v in sorted(getattr(self, f).items(),
+                                                                             key=lambda kv: int(kv[0]))})
+
+    def ms(self, threads: int | None = None) -> float | None:
+        """The median inference call at that thread count (default: the fewest threads timed)."""
+        if threads is None:
+            return next(iter(self.latency_ms.values()), None)
+        return self.latency_ms.get(str(threads))
 
 
 #: Column -> header for the table (the arrow says which way is better).
@@ -57,7 +66,7 @@ COLUMNS = {
     "artifact": "artifact", "runtime": "runtime", "kind": "kind",
     "nme": "NME% ↓", "fr10": "FR@0.10% ↓", "auc10": "AUC@0.10 ↑",
     "miss": "miss% ↓", "fp": "FP/img ↓", "drift": "drift% ↓", "gflops": "GFLOPs ↓",
-    "size_mb": "MB ↓", "ms_1t": "ms 1t ↓", "ms_2t": "ms 2t ↓", "io_ms": "I/O ms",
+    "size_mb": "MB ↓", "latency_ms": "ms {}t ↓", "io_ms": "I/O ms",
     "peak_rss_mb": "+RSS MB ↓", "note": "note", "error": "error",
 }
 
@@ -65,7 +74,7 @@ COLUMNS = {
 def save_rows(rows: list[ScoreRow], path: Path, machine: dict | None = None, data: Path | None = None) -> None:
     """scores.json: the machine latency was measured on, the faces scored (so a report can draw
     them), and every row."""
-    from core.files import write_json_atomic
+    from facelm.core.files import write_json_atomic
 
     write_json_atomic(Path(path), {"machine": machine or {}, "data": str(Path(data).absolute()) if data else None,
                                    "rows": [asdict(r) for r in rows]})
@@ -80,7 +89,7 @@ def save_faces(records: list[dict], path: Path) -> Path:
     import csv
     import io
 
-    from core.files import write_text_atomic
+    from facelm.core.files import write_text_atomic
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, FACE_COLUMNS, extrasaction="ignore", lineterminator="\n")
@@ -96,6 +105,6 @@ def read_faces(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if rows and set(FACE_COLUMNS) - set(rows[0]):
-        raise ValueError(f"{path}: not a faces.csv of this layout (columns {', '.join(FACE_COLUMNS)})")
+        raise InputError(f"{path}: not a faces.csv of this layout (columns {', '.join(FACE_COLUMNS)})")
     num = {"face": int, "missed": int, "nme": float, "drift": float}
     return [{k: (num[k](v) if k in num and v != "" else (None if v == "" else v)) for k, v in r.items()} for r in rows]

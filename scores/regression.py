@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.contract import is_quantised
-from core.errors import UserError
+from facelm.core.contract import is_quantised
+from facelm.core.errors import UserError
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 METRICS = ("nme", "fr10", "auc10", "miss", "drift", "gflops", "size_mb")
@@ -92,7 +92,7 @@ def load_baseline(runtime: str) -> dict:
 
 def write_baselines(rows: list, meta: dict) -> list[str]:
     """Write one file per runtime; returns a readable diff of what changed."""
-    from core.files import write_json_atomic
+    from facelm.core.files import write_json_atomic
 
     BASELINES.mkdir(parents=True, exist_ok=True)
     diff = []

@@ -58,7 +58,35 @@ def _speed(s: dict | None) -> str:
 
 def _cells(row, cols, names: dict):
     return ["" if v is None else v for v in
-            (names.get(row.artifact, row.artifact) if c == "artifact" else getattr(row, c) for c in cols)]
+            (names.get(row.artifact, row.artifact) if c == "artifact" else _value(row, c) for c in cols)]
+
+
+def _value(row, col: str):
+    """A row's cell; "latency_ms:4" is its median at 4 threads."""
+    if col.startswith("latency_ms:"):
+        return row.latency_ms.get(col.split(":")[1])
+    return getattr(row, col)
+
+
+def columns(rows) -> list[str]:
+    """The table's columns: one latency column per thread count any row was timed at (in rising
+    order), the note and error columns only when a row has one."""
+    from facelm.scores.records import COLUMNS
+
+    threads = sorted({t for r in rows for t in r.latency_ms}, key=int)
+    cols = []
+    for c in COLUMNS:
+        if c == "latency_ms":
+            cols += [f"latency_ms:{t}" for t in threads]
+        elif c not in ("error", "note") or any(getattr(r, c) for r in rows):
+            cols.append(c)
+    return cols
+
+
+def header(col: str) -> str:
+    from facelm.scores.records import COLUMNS
+
+    return COLUMNS["latency_ms"].format(col.split(":")[1]) if col.startswith("latency_ms:") else COLUMNS[col]
 
 
 def short_paths(paths) -> dict:
@@ -95,13 +123,10 @@ def score_table(rows, fmt: str = "simple", machine: dict | None = None) -> str:
     measured and on what CPU, and counts skipped files."""
     from tabulate import tabulate
 
-    from scores.records import COLUMNS
-
-    cols = [c for c in COLUMNS if c not in ("error", "note") or any(getattr(r, c) for r in rows)]
-    scales = scale_keys(rows)
+    cols, scales = columns(rows), scale_keys(rows)
     names = short_paths({r.artifact for r in rows})
     body = [_cells(r, cols, names) + scale_cells(r, scales) for r in rows]
-    headers = [COLUMNS[c] for c in cols] + [h for k in scales for h in (f"NME% @{k} ↓", f"miss% @{k} ↓")]
+    headers = [header(c) for c in cols] + [h for k in scales for h in (f"NME% @{k} ↓", f"miss% @{k} ↓")]
     text = tabulate(body, headers=headers, tablefmt=fmt, floatfmt="g")
     runs = sorted({r.latency_runs for r in rows if r.latency_runs})
     if runs:
@@ -126,7 +151,7 @@ def write_scores(rows, faces: list, out_dir, machine: dict, data) -> list:
     the table as Markdown and CSV; returns their paths."""
     from pathlib import Path
 
-    from scores.records import save_faces, save_rows
+    from facelm.scores.records import save_faces, save_rows
 
     out_dir = Path(out_dir)
     save_rows(rows, out_dir / "scores.json", machine, data)
@@ -140,8 +165,6 @@ def write_tables(rows, out_dir, machine: dict | None = None) -> dict:
     import io
     from pathlib import Path
 
-    from scores.records import COLUMNS
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "scores.md"
@@ -149,9 +172,11 @@ def write_tables(rows, out_dir, machine: dict | None = None) -> dict:
     buf = io.StringIO()
     w = csv.writer(buf)
     scales = scale_keys(rows)
-    w.writerow(list(COLUMNS) + [f"{m}@{k}" for k in scales for m in ("nme", "miss")])
+    cols = [c for c in columns(rows) if c not in ("note", "error")] + ["note", "error"]
+    w.writerow([c.replace("latency_ms:", "ms_") + ("t" if c.startswith("latency_ms:") else "") for c in cols]
+               + [f"{m}@{k}" for k in scales for m in ("nme", "miss")])
     for r in rows:
-        w.writerow(["" if getattr(r, c) is None else getattr(r, c) for c in COLUMNS] + scale_cells(r, scales))
+        w.writerow(["" if _value(r, c) is None else _value(r, c) for c in cols] + scale_cells(r, scales))
     (out_dir / "scores.csv").write_text(buf.getvalue())
     return {"md": md, "csv": out_dir / "scores.csv"}
 

@@ -11,15 +11,48 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from compiler.stages import SHIP_ORDER
-from core.errors import UserError
-from core.files import atomic_output, read_manifest
+from facelm.compiler.stages import SHIP_ORDER
+from facelm.core.errors import UserError
+from facelm.core.files import atomic_output, read_manifest
 
-REPO = Path(__file__).resolve().parent.parent
-#: The modules run_model.py needs, copied verbatim (one code path, not a rewrite).
-VENDORED = ("core/__init__.py", "core/contract.py", "core/errors.py", "core/files.py",
-            "eval/__init__.py", "eval/preprocess.py", "eval/decode.py", "eval/infer.py", "eval/writer.py",
-            "eval/landmarks.py", "eval/runtimes/__init__.py", "eval/runtimes/tflite_rt.py")
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "run_model.py"
+
+
+def vendored() -> dict[str, Path]:
+    """{path under vendor/: source file} of every facelm module run_model.py reaches through its
+    import statements, at any depth (those inside functions too), with each package's __init__:
+    the inference code by rule, copied verbatim (one code path, not a rewrite)."""
+    import importlib.util
+
+    out: dict[str, Path] = {}
+    seen, todo = set(), [TEMPLATE]
+    while todo:
+        for name in _facelm_imports(todo.pop()):
+            parts = name.split(".")
+            for mod in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
+                if mod in seen:
+                    continue
+                seen.add(mod)
+                try:
+                    spec = importlib.util.find_spec(mod)
+                except ModuleNotFoundError:  # mod is a name inside a module
+                    continue
+                if spec is None or not (spec.origin or "").endswith(".py"):
+                    continue  # a name imported from a module, not a module
+                out[mod.replace(".", "/") + ("/__init__.py" if spec.submodule_search_locations else ".py")] = \
+                    Path(spec.origin)
+                todo.append(Path(spec.origin))
+    return dict(sorted(out.items()))
+
+
+def _facelm_imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("facelm"):
+            names += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            names += [a.name for a in node.names if a.name.startswith("facelm")]
+    return names
 
 
 def pick_tflite(src: Path, which: str | None) -> Path:
@@ -58,7 +91,7 @@ def third_party_imports(files: list[Path]) -> set[str]:
                 mods.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 mods.add(node.module.split(".")[0])
-    return {m for m in mods if m not in sys.stdlib_module_names and m not in ("core", "eval", "__future__")}
+    return {m for m in mods if m not in sys.stdlib_module_names and m not in ("facelm", "__future__")}
 
 
 def requirements(mods: set[str]) -> list[str]:
@@ -76,24 +109,25 @@ def requirements(mods: set[str]) -> list[str]:
 
 def build_package(src: Path, out: Path, which: str | None = None, zip_it: bool = True) -> Path:
     """Write the submission folder (and out.zip); returns the folder."""
-    from eval.artifact import describe
-    from eval.decode import DecodeOptions
+    from facelm.eval.artifact import describe
+    from facelm.eval.decode import DecodeOptions
 
     tfl = pick_tflite(src, which)
     art = describe(tfl)
     out = Path(out)
     with atomic_output(out) as tmp:
         (tmp / "vendor").mkdir(parents=True)
-        for rel in VENDORED:
+        files = vendored()
+        for rel, source in files.items():
             dst = tmp / "vendor" / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(REPO / rel, dst)
-        shutil.copyfile(Path(__file__).resolve().parent / "templates" / "run_model.py", tmp / "run_model.py")
+            shutil.copyfile(source, dst)
+        shutil.copyfile(TEMPLATE, tmp / "run_model.py")
         shutil.copyfile(tfl, tmp / "model.tflite")
         (tmp / "model.json").write_text(json.dumps({
             "model": "model.tflite", "source": tfl.name, "kind": art.kind, "kpt_shape": list(art.spec.kpt_shape),
             "nc": art.spec.nc, "imgsz": list(art.spec.imgsz), "layout": art.spec.layout, **asdict(DecodeOptions()), "threads": 1}, indent=2))
-        code = [tmp / "run_model.py", *[tmp / "vendor" / r for r in VENDORED]]
+        code = [tmp / "run_model.py", *[tmp / "vendor" / r for r in files]]
         (tmp / "requirements.txt").write_text("\n".join(requirements(third_party_imports(code))) + "\n")
     if zip_it:
         archive = shutil.make_archive(str(out) + ".tmp", "zip", out)

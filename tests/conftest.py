@@ -8,13 +8,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval.defaults import DEFAULT_MODEL, shared_faces  # noqa: E402
+from facelm.eval.defaults import DEFAULT_MODEL, shared_faces  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _offline_env(tmp_path_factory):
     os.environ.setdefault("FACELM_CACHE", str(tmp_path_factory.mktemp("cache")))
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
 
@@ -44,7 +44,7 @@ def tiny68(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_build(tiny51, tmp_path_factory):
     """The whole pipeline (float and INT8) on the tiny model, once per session."""
-    from compiler.pipeline import CompileOptions, compile_checkpoint
+    from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
 
     out = tmp_path_factory.mktemp("build") / "tiny51"
     results = compile_checkpoint(tiny51, out, CompileOptions(calib_n=12, guard_images=12, verify_images=4),
@@ -66,7 +66,7 @@ def default_build(default_model, tmp_path_factory):
     given = os.environ.get("FACELM_REGRESSION_BUILD")
     out = Path(given) if given else tmp_path_factory.mktemp("default") / default_model.stem
     try:
-        from compiler.convert import tensorflow
+        from facelm.compiler.convert import tensorflow
 
         tensorflow()  # onnxsim before TensorFlow, as the pipeline imports them
         import onnx2tf  # noqa: F401
@@ -74,7 +74,7 @@ def default_build(default_model, tmp_path_factory):
         if not (out / f"{out.name}_int8.tflite").exists():
             pytest.fail(f"{out}: no compiled build and no converter here; run `tox -e converter` first")
         return out
-    from compiler.pipeline import CompileOptions, compile_checkpoint
+    from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
 
     compile_checkpoint(default_model, out, CompileOptions(), progress=False)
     return out

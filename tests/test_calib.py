@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from calib.select import CalibOptions, build_calibration, k_center, onnx2tf_sample
-from core.errors import UserError
+from facelm.calib.select import CalibOptions, build_calibration, k_center, onnx2tf_sample
+from facelm.core.errors import UserError
 
 
 def test_k_center_covers_every_cluster_first():

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.files import read_manifest, sha256
-from compiler.pipeline import CompileOptions, compile_checkpoint
-from compiler.verify import TOLERANCES
-from eval.artifact import describe
+from facelm.core.files import read_manifest, sha256
+from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
+from facelm.compiler.verify import TOLERANCES
+from facelm.eval.artifact import describe
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.converter
@@ -55,8 +55,8 @@ def test_float_io_stage_starts_from_the_int8_manifest(tiny_build, tmp_path):
     """The float-I/O file starts from the remedy the int8 file's manifest records, and that remedy
     is part of its cache key: built alone (the int8 file cached, not rebuilt by this process), it
     starts where a full run would, and a changed remedy rebuilds it."""
-    from compiler.guard import TFLITE_ATTEMPTS
-    from core.files import write_json_atomic
+    from facelm.compiler.guard import TFLITE_ATTEMPTS
+    from facelm.core.files import write_json_atomic
 
     out, _ = tiny_build
     work = tmp_path / "copy"
@@ -79,7 +79,7 @@ def test_tflite_files_keep_channels_last_throughout(tiny_build):
     and the Concat after it (onnx2tf 1.29 rebuilt each such Add in NCHW: compiler/onnx2tf_adds.py)."""
     import collections
 
-    from compiler.convert import tensorflow
+    from facelm.compiler.convert import tensorflow
 
     out, _ = tiny_build
     tf = tensorflow()
@@ -108,9 +108,9 @@ def _ultralytics_decoded(model, x):
 def _split_head_matches_ultralytics(ckpt):
     import torch
 
-    from core.checkpoint import load_pose_checkpoint
-    from core.head import SplitPoseModel
-    from eval.decode import ModelSpec, standardise
+    from facelm.core.checkpoint import load_pose_checkpoint
+    from facelm.core.head import SplitPoseModel
+    from facelm.eval.decode import ModelSpec, standardise
 
     model, info = load_pose_checkpoint(ckpt)
     x = torch.rand(1, 3, *info.imgsz)
@@ -211,7 +211,7 @@ def test_not_a_pose_model(tmp_path):
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-    from train.run import scaled_config
+    from facelm.train.run import scaled_config
 
     det = tmp_path / "det.pt"
     torch.save({"model": DetectionModel(scaled_config(0.125, "yolov8n.yaml"), nc=1, verbose=False).half(), "train_args": {"imgsz": 64}}, det)
@@ -242,7 +242,7 @@ def test_bad_imgsz_and_unwritable_out(tiny51, tmp_path):
 def test_failure_leaves_good_artifacts_untouched(tiny_build, tmp_path, monkeypatch):
     """A stage that fails mid-write leaves the previous good artifact and manifest as they were:
     the rerun targets the very files it would replace (artifacts are named after the model)."""
-    import compiler.stages as st
+    import facelm.compiler.stages as st
 
     out, _ = tiny_build
     work = tmp_path / "copy"
@@ -284,7 +284,7 @@ def test_artifacts_are_named_after_the_checkpoint(tiny51, tmp_path):
 
 
 def test_checkpoint_loaded_and_imgsz_validated_once_per_compile(tiny51, tmp_path):
-    from core import checkpoint
+    from facelm.core import checkpoint
 
     checkpoint._LOADED.clear()
     checkpoint._INFOS.clear()
@@ -295,7 +295,7 @@ def test_checkpoint_loaded_and_imgsz_validated_once_per_compile(tiny51, tmp_path
 
 
 def test_int8_cache_key_covers_the_guard_faces():
-    from compiler.stages import STAGES
+    from facelm.compiler.stages import STAGES
 
     for name in ("tflite_int8", "tflite_int8_fio", "ort_int8"):
         assert {"calib_n", "calib_data", "verify_data", "guard_images", "verify_images"} <= set(STAGES[name].options)
@@ -310,7 +310,7 @@ def test_compile_runs_offline(tiny51, tmp_path):
     if probe.returncode != 0:
         pytest.skip("cannot create a network namespace here")
     code, out, err = run_cli("compile", tiny51, "--out", tmp_path / "off", "--targets", "tflite_fp16,tflite_int8,ort_int8",
-                             "--calib-n", "8", prefix=("unshare", "-n"),
+                             "--calib-images", "8", prefix=("unshare", "-n"),
                              env={"FACELM_CACHE": str(tmp_path / "cache")})
     assert code == 0, err[-2000:]
     for name in ("tiny51_fp16.tflite", "tiny51_int8.tflite", "tiny51.int8.onnx"):  # named after the checkpoint
@@ -318,8 +318,8 @@ def test_compile_runs_offline(tiny51, tmp_path):
 
 
 def test_package_choices_are_the_pipeline_ship_order():
-    import cli
-    from compiler.stages import SHIP_ORDER, STAGES
+    from facelm import cli
+    from facelm.compiler.stages import SHIP_ORDER, STAGES
 
     opt = next(p for p in cli.package.params if p.name == "artifact")
     assert {f"tflite_{c}" for c in opt.type.choices} == set(SHIP_ORDER)
@@ -327,8 +327,8 @@ def test_package_choices_are_the_pipeline_ship_order():
 
 
 def test_score_lists_artifacts_in_pipeline_order(tiny_build):
-    from compiler.stages import DEFAULT_TARGETS, PIPELINE
-    from eval.scoring import find_artifacts
+    from facelm.compiler.stages import DEFAULT_TARGETS, PIPELINE
+    from facelm.eval.scoring import find_artifacts
 
     out, _ = tiny_build
     names = [p.name for p in find_artifacts(out)]
@@ -341,7 +341,7 @@ def test_fp16_landmarks_are_held_tighter_at_face_anchors(monkeypatch):
     at anchors the parent scores as a face, the ones users get, 5e-3 holds."""
     from pathlib import Path
 
-    import compiler.verify as verify
+    import facelm.compiler.verify as verify
 
     def outputs(scores, shift_at=None, shift=0.0):
         boxes, kpts = np.zeros((2, 4)), np.full((2, 51, 3), 0.5)
@@ -394,8 +394,8 @@ def test_fp16_landmarks_are_held_tighter_at_face_anchors(monkeypatch):
 def test_a_failed_check_stops_only_what_needs_the_artifact(tiny_build, tmp_path, monkeypatch):
     """fp16 failing its check leaves full integer to be built and checked; fp32 failing stops the
     INT8 files checked against it. Nothing that failed lands; each failure is a result, not a crash."""
-    import compiler.stages as st
-    from compiler.verify import VerificationError
+    import facelm.compiler.stages as st
+    from facelm.compiler.verify import VerificationError
 
     out, _ = tiny_build
     work = tmp_path / "copy"

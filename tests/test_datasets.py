@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from eval.datasets import DatasetError, load_dataset, parse_pts
+from facelm.eval.datasets import DatasetError, load_dataset, parse_pts
 
 
 def _pts(points, header=True):
@@ -53,7 +53,7 @@ def test_challenge_layout_and_yolo_layout(tmp_path):
     ds = load_dataset(tmp_path / "ch")
     assert ds.n_points == 51 and len(ds.samples[0].faces) == 2
 
-    from train.yolo_data import build_yolo_dataset
+    from facelm.train.yolo_data import build_yolo_dataset
 
     src = tmp_path / "pts"
     src.mkdir()

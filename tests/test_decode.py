@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from eval.decode import DecodeOptions, ModelSpec, decode
-from eval.preprocess import letterbox, preprocess
+from facelm.eval.decode import DecodeOptions, ModelSpec, decode
+from facelm.eval.preprocess import letterbox, preprocess
 
 
 def _outputs(n=50, k=51, hw=(96, 128), seed=0):
@@ -35,7 +35,7 @@ def test_split_and_packed_layouts_decode_the_same():
 
 def test_an_end_to_end_export_decodes_like_the_packed_one():
     """ultralytics' NMS-free export: rows x1, y1, x2, y2, score, class, points in pixels."""
-    from core.contract import LAYOUT_E2E
+    from facelm.core.contract import LAYOUT_E2E
 
     hw = (96, 128)
     _, packed = _outputs(hw=hw)
@@ -84,7 +84,7 @@ def test_letterbox_round_trip_and_ultralytics_equality():
 def test_anchor_offsets_decode_like_absolute_landmarks():
     """The split head's offsets from each anchor's grid point, plus the grid point in float,
     give the same faces as absolute landmarks."""
-    from eval.decode import grid_points
+    from facelm.eval.decode import grid_points
 
     hw, k = (96, 128), 51
     n = sum((96 // s) * (128 // s) for s in (8, 16, 32))

@@ -4,17 +4,17 @@ import os
 
 import pytest
 
-from eval.defaults import DEFAULT_MODEL, MODELS
+from facelm.eval.defaults import DEFAULT_MODEL, MODELS
 
 
 @pytest.mark.pytorch
 @pytest.mark.shared_data
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_builtin_model_scores_as_its_card_says(name, faces):
-    from eval.artifact import describe
-    from eval.datasets import load_dataset
-    from eval.evaluate import EvalOptions, evaluate
-    from eval.runtimes import open_runtime
+    from facelm.eval.artifact import describe
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.evaluate import EvalOptions, evaluate
+    from facelm.eval.runtimes import open_runtime
 
     model = MODELS[name]
     card = json.loads(model.with_suffix(".card.json").read_text())

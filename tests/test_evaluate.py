@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from eval.artifact import describe
-from eval.datasets import load_dataset
-from eval.evaluate import EvalOptions, evaluate
-from eval.runtimes import open_runtime
+from facelm.eval.artifact import describe
+from facelm.eval.datasets import load_dataset
+from facelm.eval.evaluate import EvalOptions, evaluate
+from facelm.eval.runtimes import open_runtime
 from tests.conftest import run_cli
 
 
@@ -24,7 +24,7 @@ def _subset(src, dst, n):
 
 PREDICT = """
 import json, sys
-from core.offline import prepare; prepare()
+from facelm.core.offline import prepare; prepare()
 from ultralytics import YOLO
 yolo = YOLO({model!r}, task="pose")
 out = {{}}
@@ -38,8 +38,8 @@ print(json.dumps(out))
 @pytest.mark.pytorch
 @pytest.mark.shared_data
 def test_pytorch_runtime_equals_ultralytics_predict(default_model, faces):
-    from eval.decode import decode
-    from eval.preprocess import preprocess, read_image
+    from facelm.eval.decode import decode
+    from facelm.eval.preprocess import preprocess, read_image
     from tests.conftest import run_python
 
     art = describe(default_model)
@@ -79,8 +79,8 @@ def test_gflops_agree_with_ultralytics_thop(tiny_build, tiny51):
     import torch
     import thop  # the counter ultralytics' get_flops uses
 
-    from core.checkpoint import load_pose_checkpoint
-    from eval.profile import onnx_cost, tflite_cost
+    from facelm.core.checkpoint import load_pose_checkpoint
+    from facelm.eval.profile import onnx_cost, tflite_cost
 
     out, _ = tiny_build
     model, info = load_pose_checkpoint(tiny51)
@@ -116,7 +116,7 @@ def test_score_build_writes_json_md_csv_and_isolates_failures(tiny_build, tmp_pa
     assert ("tiny51.pt", "pytorch") in by and ("tiny51_int8.tflite", "tflite") in by
     assert by[("broken.tflite", "tflite")]["error"]
     good = by[("tiny51_fp32.tflite", "tflite")]
-    assert good["error"] is None and good["faces"] == 3 and good["gflops"] > 0 and good["ms_1t"] > 0
+    assert good["error"] is None and good["faces"] == 3 and good["gflops"] > 0 and good["latency_ms"]["1"] > 0
     assert any("f3.jpg" in s[0] for s in good["skipped"])
     assert by[("tiny51_int8.tflite", "tflite")]["parent"].endswith("tiny51_fp32.tflite")
     assert "1 file(s) skipped" in stdout

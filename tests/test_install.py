@@ -28,6 +28,10 @@ def installed(tmp_path_factory):
     shutil.copytree(ROOT, src, ignore=IGNORE)
     _ok([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", tmp / "dist", src])
     wheel = next((tmp / "dist").glob("facelm-*.whl"))
+    import zipfile
+
+    tops = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
+    assert tops == {"facelm", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}, tops
     _ok([sys.executable, "-m", "venv", tmp / "venv"])
     venv_bin = tmp / "venv" / "bin"
     _ok([venv_bin / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel])
@@ -50,8 +54,9 @@ def _ok(cmd, **kw) -> subprocess.CompletedProcess:
 
 def test_the_installed_modules_are_the_wheels(installed):
     venv_bin, work, env = installed
-    out = _ok([venv_bin / "python", "-c", "import core, models, submit, cli; print(core.__file__); "
-               "print(models.BUILTIN['face51-s']); print(submit.__file__)"], cwd=work, env=env).stdout.split()
+    out = _ok([venv_bin / "python", "-c", "import facelm.core as core, facelm.models as models, facelm.submit as "
+               "submit, facelm.cli; print(core.__file__); print(models.BUILTIN['face51-s']); print(submit.__file__)"],
+              cwd=work, env=env).stdout.split()
     assert all(str(venv_bin.parent) in p and str(ROOT) not in p for p in out)
     assert Path(out[1]).is_file()  # the built-in model is package data
 
@@ -74,12 +79,27 @@ def test_compile_a_builtin_model_by_name(installed):
 def test_compile_score_and_package_the_tiny_model(installed, tiny51, faces):
     venv_bin, work, env = installed
     data = faces / "afw"
-    _ok([venv_bin / "facelm", "compile", tiny51, "--targets", "tflite_int8", "--calib", data, "--calib-n", "12",
-         "--verify-data", data], cwd=work, env=env)
+    _ok([venv_bin / "facelm", "compile", tiny51, "--targets", "tflite_int8", "--calib-data", data, "--calib-images", "12",
+         "--data", data], cwd=work, env=env)
     assert (work / "build" / "tiny51" / "tiny51_int8.tflite").is_file()
     _ok([venv_bin / "facelm", "score", "--all", "--no-latency", "--max-images", "8", "--data", data], cwd=work, env=env)
     rows = json.loads((work / "build" / "scores" / "afw" / "scores.json").read_text())["rows"]
     assert {Path(r["artifact"]).name for r in rows} >= {"tiny51_int8.tflite", "tiny51.sim.onnx"}
-    assert all(r["error"] is None and r["ms_1t"] is None for r in rows)
+    assert all(r["error"] is None and not r["latency_ms"] for r in rows)
     _ok([venv_bin / "facelm", "package", "build/tiny51", "--out", "sub"], cwd=work, env=env)
-    assert (work / "sub" / "run_model.py").is_file() and (work / "sub" / "vendor" / "eval" / "decode.py").is_file()
+    assert (work / "sub" / "run_model.py").is_file() and (work / "sub" / "vendor" / "facelm" / "eval" / "decode.py").is_file()
+
+
+def test_readme_api_example_from_another_folder(installed, default_build):
+    """`import facelm` from outside the checkout, and the README's Python example as written (its
+    compile finds the built-in model's build current, copied into the working folder)."""
+    import re
+
+    venv_bin, work, env = installed
+    code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    ex = work / "example"
+    shutil.copytree(default_build, ex / "build" / "face51_s")
+    p = _ok([venv_bin / "python", "-c", code], cwd=ex, env=env)
+    assert "NME" in p.stdout and "True" in p.stdout.splitlines()[0]
+    gone = subprocess.run([str(venv_bin / "python"), "-c", "import core"], cwd=ex, env=env, capture_output=True)
+    assert gone.returncode != 0  # nothing but facelm at the top level: a user's own `core` is theirs

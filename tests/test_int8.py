@@ -4,7 +4,7 @@ import shutil
 
 import numpy as np
 
-from compiler.guard import DRIFT_BUDGET_NME, NME_RATIO_LIMIT, passes
+from facelm.compiler.guard import DRIFT_BUDGET_NME, NME_RATIO_LIMIT, passes
 from tests.conftest import run_cli
 
 
@@ -26,7 +26,7 @@ def test_guard_judges_labelled_nme_against_its_parent():
 
 
 def test_a_pass_that_loses_marginal_faces_searches_on_and_a_pass_outranks_fewer_misses():
-    from compiler.guard import _badness, clean
+    from facelm.compiler.guard import _badness, clean
 
     marginal = {**_labelled(5.0, child_missed=2), "passed": True}
     kept_all = {**_labelled(5.1), "passed": True}
@@ -37,9 +37,9 @@ def test_a_pass_that_loses_marginal_faces_searches_on_and_a_pass_outranks_fewer_
 
 
 def test_a_face_the_parent_is_sure_of_counts_when_lost_a_marginal_one_does_not():
-    from compiler.guard import SURE_MARGIN, lost_sure_faces
-    from eval.decode import DecodeOptions, Face
-    from eval.evaluate import EvalResult
+    from facelm.compiler.guard import SURE_MARGIN, lost_sure_faces
+    from facelm.eval.decode import DecodeOptions, Face
+    from facelm.eval.evaluate import EvalResult
 
     def face(score):
         return Face(np.zeros(4), score, 0, np.zeros((51, 2)), np.ones(51))
@@ -59,12 +59,12 @@ def _inspect_json(folder, artifact):
 
 
 def test_inspect_a_tiny_build(tiny_build, faces, tmp_path):
-    from eval.quant_error import _activations, _open
+    from facelm.eval.quant_error import _activations, _open
 
     src, _ = tiny_build
     build = tmp_path / "b"
     shutil.copytree(src, build)
-    code, out, err = run_cli("inspect", build, "--data", faces / "afw", "--n", "6")
+    code, out, err = run_cli("inspect", build, "--data", faces / "afw", "--faces", "6")
     assert code == 0, err
     rep = _inspect_json(build, "tiny51_int8.tflite")
     qa, fa = _activations(_open(build / "tiny51_int8.tflite")), _activations(_open(build / "tiny51_fp32.tflite"))
@@ -97,8 +97,8 @@ def _perturb_conv(src, dst, out_channels):
 
 
 def test_a_perturbed_int8_weight_is_ranked_first(tiny_build, faces, tmp_path):
-    from eval.quant_report import face_inputs, inspect_one
-    from eval.quant_error import tensor_key
+    from facelm.eval.quant_report import face_inputs, inspect_one
+    from facelm.eval.quant_error import tensor_key
 
     src, _ = tiny_build
     bad = tmp_path / "tiny51_int8.tflite"
@@ -141,7 +141,7 @@ def _attention_int8(tmp_path):
     from ultralytics.nn.modules.block import Attention
     from ultralytics.nn.modules.conv import Conv
 
-    from compiler import convert
+    from facelm.compiler import convert
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(Conv(3, 128, 3, 4), Attention(128, num_heads=2), Conv(128, 16, 1)).eval()
@@ -170,7 +170,7 @@ def test_attention_products_compute_the_same_on_both_kernel_sets(tmp_path, monke
     """Its two MatMuls of activations are built as sums of products, and XNNPACK then computes
     what the built-in kernels do. Kept as a BATCH_MATMUL (a product over the size limit),
     XNNPACK's int8 kernel does not (compiler/onnx2tf_matmul.py)."""
-    from compiler import onnx2tf_matmul
+    from facelm.compiler import onnx2tf_matmul
 
     made, ops, (fast, ref) = _attention_int8(tmp_path / "sums")
     assert sorted(made.values()) == ["sum of products"] * 2 and "BATCH_MATMUL" not in ops, made

@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from eval.infer import Timing, raw_outputs
-from eval.profile import LatencyOptions, time_interleaved
-from eval.runtimes import BaseRuntime
+from facelm.eval.infer import Timing, raw_outputs
+from facelm.eval.profile import LatencyOptions, time_interleaved
+from facelm.eval.runtimes import BaseRuntime
 from tests.conftest import run_cli
 
 INVOKE_S, FEED_S, FETCH_S = 0.004, 0.003, 0.001
@@ -87,13 +87,13 @@ def test_scored_rows_exit_zero(tiny_build, tmp_path):
 
 
 def test_a_quantised_artifact_slower_than_its_parent_is_flagged(tmp_path):
-    from eval.scoring import _slower_than_parent
-    from scores.records import ScoreRow
+    from facelm.eval.scoring import _slower_than_parent
+    from facelm.scores.records import ScoreRow
 
     parent, fast, slow = (str(tmp_path / n) for n in ("m.sim.onnx", "m.int8.onnx", "m_int8.tflite"))
-    rows = [ScoreRow(parent, "onnxruntime", "d", kind="fp32", ms_1t=20.0),
-            ScoreRow(fast, "onnxruntime", "d", kind="int8-qdq", parent=parent, ms_1t=8.0),
-            ScoreRow(slow, "onnxruntime", "d", kind="int8-qdq", parent=parent, ms_1t=27.0)]
+    rows = [ScoreRow(parent, "onnxruntime", "d", kind="fp32", latency_ms={"1": 20.0}),
+            ScoreRow(fast, "onnxruntime", "d", kind="int8-qdq", parent=parent, latency_ms={"1": 8.0}),
+            ScoreRow(slow, "onnxruntime", "d", kind="int8-qdq", parent=parent, latency_ms={"1": 27.0})]
     notes = [r.note for r in _slower_than_parent(rows)]
     assert notes[0] is None and notes[1] is None
     assert "slower than its float parent (27.00 vs 20.00 ms)" in notes[2]

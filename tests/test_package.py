@@ -4,17 +4,17 @@ import zipfile
 
 import pytest
 
-from eval.decode import DecodeOptions
-from submit.build import build_package, third_party_imports
-from submit.verify import SubmissionError, verify_package
+from facelm.eval.decode import DecodeOptions
+from facelm.submit.build import build_package, third_party_imports
+from facelm.submit.verify import SubmissionError, verify_package
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    from eval.datasets import load_dataset
-    from eval.defaults import default_eval_data
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import default_eval_data
 
     return [s.image for s in load_dataset(default_eval_data()).samples][:4]
 
@@ -36,7 +36,14 @@ def test_package_contents(package):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parent.parent
-    assert (package / "vendor/eval/decode.py").read_text() == (repo / "eval/decode.py").read_text()
+    assert (package / "vendor/facelm/eval/decode.py").read_text() == (repo / "eval/decode.py").read_text()
+    # by rule: what the runner reaches through its imports, each package's __init__ with it
+    vendored = sorted(p.relative_to(package / "vendor").as_posix() for p in (package / "vendor").rglob("*.py"))
+    assert vendored == ["facelm/__init__.py", "facelm/core/__init__.py", "facelm/core/contract.py",
+                        "facelm/core/errors.py", "facelm/core/files.py", "facelm/eval/__init__.py",
+                        "facelm/eval/decode.py", "facelm/eval/infer.py", "facelm/eval/landmarks.py",
+                        "facelm/eval/preprocess.py", "facelm/eval/runtimes/__init__.py",
+                        "facelm/eval/runtimes/tflite_rt.py", "facelm/eval/writer.py"]
     cfg = json.loads(package.joinpath("model.json").read_text())
     assert cfg["source"] == "tiny51_int8.tflite" and cfg["kind"] == "int8-int8-io"  # read from the tensors
     assert (cfg["conf"], cfg["iou"]) == (DecodeOptions().conf, DecodeOptions().iou)
@@ -62,7 +69,7 @@ def test_verify_on_a_trained_model_compares_real_landmarks(default_build, tmp_pa
 def test_verify_catches_landmarks_that_moved(default_build, tmp_path, images):
     """A submission whose writer shifts every point by one pixel fails (the check can fail)."""
     pkg = build_package(default_build, tmp_path / "sub", "tflite_int8")
-    writer = pkg / "vendor" / "eval" / "writer.py"
+    writer = pkg / "vendor" / "facelm" / "eval" / "writer.py"
     writer.write_text(writer.read_text().replace('f"{x:.3f} {y:.3f}"', 'f"{x + 1:.3f} {y:.3f}"'))
     with pytest.raises(SubmissionError, match="landmarks differ from the evaluator's by 1.0"):
         verify_package(pkg, images[:2])
@@ -83,13 +90,13 @@ def test_missing_requirement_fails(package, images):
 
 def test_broken_import_fails(package, images):
     run = package / "run_model.py"
-    run.write_text(run.read_text().replace("from eval.writer import", "from eval.writers import"))
+    run.write_text(run.read_text().replace("from facelm.eval.writer import", "from facelm.eval.writers import"))
     with pytest.raises(SubmissionError, match="eval.writers"):
         verify_package(package, images)
 
 
 def test_package_from_missing_build_is_an_error(tmp_path):
-    from core.errors import UserError
+    from facelm.core.errors import UserError
 
     with pytest.raises(UserError, match="no such build"):
         build_package(tmp_path / "none", tmp_path / "out")

@@ -1,5 +1,5 @@
 """The Pareto front and budgets on synthetic points (the sweep's report rests on them)."""
-from explore.pareto import Budgets, SweepPoint, best_under, front, mark_fronts
+from facelm.explore.pareto import Budgets, SweepPoint, best_under, front, mark_fronts
 
 
 def _p(name, nme, ms, mb=1.0, miss=0.0, **kw):
@@ -33,7 +33,7 @@ def test_best_under_budgets():
 
 
 def test_latency_from_several_machines_is_labelled():
-    from explore.report import table
+    from facelm.explore.report import table
 
     one = [_p("a", 5.0, 1.0, cpu="X"), _p("b", 6.0, 2.0, cpu="X")]
     two = [_p("a", 5.0, 1.0, cpu="X"), _p("b", 6.0, 2.0, cpu="Y")]

@@ -1,7 +1,7 @@
 """`predict`: the challenge's text files, one per image, the same way as the submission runner."""
 import numpy as np
 
-from eval.datasets import parse_pts
+from facelm.eval.datasets import parse_pts
 from tests.conftest import run_cli
 
 
@@ -11,7 +11,7 @@ def test_predict_writes_one_file_per_image_even_an_unreadable_one(default_model,
     bad.write_bytes(b"not a jpeg")
     lst = tmp_path / "list.txt"
     lst.write_text("\n".join(str(p) for p in [*imgs, bad]) + "\n")
-    code, out, err = run_cli("predict", default_model, lst, "--out", tmp_path / "out")
+    code, out, err = run_cli("predict", default_model, "--data", lst, "--out", tmp_path / "out")
     assert code == 0, err
     assert "wrote 3 files" in out and "1 unreadable" in out
     assert (tmp_path / "out" / "broken.txt").read_text() == ""  # its file, listing no face

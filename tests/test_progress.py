@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from core.contract import KINDS, QUANTISED_KINDS, is_quantised
-from core.progress import LineProgress, progress
+from facelm.core.contract import KINDS, QUANTISED_KINDS, is_quantised
+from facelm.core.progress import LineProgress, progress
 from tests.conftest import ROOT
 
 
@@ -51,7 +51,7 @@ def test_a_compile_log_has_no_carriage_returns(tiny51, tmp_path):
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_one_predicate_says_what_is_quantised(kind):
-    from scores.regression import tolerance_class
+    from facelm.scores.regression import tolerance_class
 
     expected = kind not in ("fp32", "fp16")
     assert is_quantised(kind) == expected == (kind in QUANTISED_KINDS)
@@ -64,11 +64,11 @@ def test_an_unknown_kind_is_an_error():
 
 
 def test_an_int16x8_artifact_slower_than_its_parent_gets_the_note():
-    from eval.scoring import _slower_than_parent
-    from scores.records import ScoreRow
+    from facelm.eval.scoring import _slower_than_parent
+    from facelm.scores.records import ScoreRow
 
-    parent = ScoreRow(artifact=str(ROOT / "m_fp32.tflite"), runtime="tflite", dataset="afw", kind="fp32", ms_1t=18.0)
+    parent = ScoreRow(artifact=str(ROOT / "m_fp32.tflite"), runtime="tflite", dataset="afw", kind="fp32", latency_ms={"1": 18.0})
     child = ScoreRow(artifact=str(ROOT / "m_int16x8.tflite"), runtime="tflite", dataset="afw", kind="int16-act-float-io",
-                     ms_1t=412.0, parent=str(ROOT / "m_fp32.tflite"))
+                     latency_ms={"1": 412.0}, parent=str(ROOT / "m_fp32.tflite"))
     rows = _slower_than_parent([parent, child])
     assert rows[1].note.startswith("slower than its float parent (412.00 vs 18.00 ms)") and not rows[0].note

@@ -4,8 +4,8 @@ Each runtime's test carries its marker, so `tox -e <runtime>` runs it in an envi
 holds only that runtime. Baselines change only through `cli.py score --update-baselines`."""
 import pytest
 
-from scores.records import ScoreRow
-from scores.regression import RegressionError, check, compare, load_baseline
+from facelm.scores.records import ScoreRow
+from facelm.scores.regression import RegressionError, check, compare, load_baseline
 
 
 def _row(**kw):
@@ -15,7 +15,7 @@ def _row(**kw):
 
 
 def test_a_perturbed_score_fails_with_the_right_message():
-    from scores.regression import baseline_row
+    from facelm.scores.regression import baseline_row
 
     baseline = [baseline_row(_row())]
     check([_row(nme=4.1)], baseline)  # inside the INT8 tolerance of 0.15
@@ -31,7 +31,7 @@ def test_a_perturbed_score_fails_with_the_right_message():
 
 def test_the_score_table_tells_two_runs_best_pt_apart():
     """Rows are named by folder/file, or by as many more parts as tell two files apart."""
-    from scores.table import score_table, short_paths
+    from facelm.scores.table import score_table, short_paths
 
     rows = [_row(artifact=f"build/{run}/run/weights/best.pt", kind="fp32") for run in ("m", "m2")]
     rows.append(_row(artifact="build/face51_s/face51_s_int8.tflite"))
@@ -46,8 +46,8 @@ def test_the_score_table_tells_two_runs_best_pt_apart():
 def test_the_compile_table_says_what_the_int8_guard_judged(tmp_path):
     """Labelled faces: the NME ratio; a parent that finds no face (untrained): the anchor drift
     the guard judged by, not the face drift (nan, there being no face)."""
-    from compiler.pipeline import StageResult
-    from scores.table import compile_table
+    from facelm.compiler.pipeline import StageResult
+    from facelm.scores.table import compile_table
 
     f = tmp_path / "m_int8.tflite"
     f.write_bytes(b"0" * 1000)
@@ -67,7 +67,7 @@ def test_the_compile_table_says_what_the_int8_guard_judged(tmp_path):
     pytest.param("pytorch", marks=pytest.mark.pytorch),
 ])
 def test_runtime_scores_match_baseline(runtime, default_build, faces):
-    from eval.scoring import regression_rows
+    from facelm.eval.scoring import regression_rows
 
     base = load_baseline(runtime)
     rows = regression_rows(default_build, runtime)

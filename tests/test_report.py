@@ -19,10 +19,10 @@ N = 4
 @pytest.fixture(scope="module")
 def scored(default_build, faces, tmp_path_factory):
     """The built-in model's build scored on 40 AFW images (no timing), inspect run on its int8."""
-    from eval.datasets import load_dataset
-    from eval.quant_report import inspect_target
-    from eval.scoring import ScoreOptions, find_artifacts, score_paths
-    from scores.table import write_scores
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.quant_report import inspect_target
+    from facelm.eval.scoring import ScoreOptions, find_artifacts, score_paths
+    from facelm.scores.table import write_scores
 
     out = tmp_path_factory.mktemp("scores")
     ds = load_dataset(faces / "afw")
@@ -36,7 +36,7 @@ def scored(default_build, faces, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(scored, tmp_path_factory):
-    from htmlreport.page import make_report
+    from facelm.htmlreport.page import make_report
 
     return make_report(scored, tmp_path_factory.mktemp("r") / "report", N)
 
@@ -83,7 +83,7 @@ def parse(page: Path) -> Cells:
 
 
 def test_every_figure_equals_scores_json(scored, page):
-    from scores.records import COLUMNS
+    from facelm.scores.records import COLUMNS
 
     rows = json.loads((scored / "scores.json").read_text())["rows"]
     cells = parse(page)
@@ -192,8 +192,8 @@ def test_bad_input_is_one_line(scored, tmp_path):
 
 def test_an_unreadable_image_is_named_and_the_report_goes_on(scored, tmp_path):
     """A copy of the scores whose data folder holds one image that no longer decodes."""
-    from htmlreport.page import make_report
-    from scores.records import read_faces
+    from facelm.htmlreport.page import make_report
+    from facelm.scores.records import read_faces
 
     d = json.loads((scored / "scores.json").read_text())
     worst = max((f for f in read_faces(scored / "faces.csv") if f["nme"] is not None), key=lambda f: f["nme"])

@@ -9,8 +9,8 @@ import pickle
 import pytest
 from click.testing import CliRunner
 
-from core.errors import UserError
-from core.safe_load import (TRUST_ENV, RefusedFileError, check_checkpoint, check_onnx, checkpoint_globals,
+from facelm.core.errors import UserError
+from facelm.core.safe_load import (TRUST_ENV, RefusedFileError, check_checkpoint, check_onnx, checkpoint_globals,
                             load_checkpoint_dict, load_mode)
 from tests.conftest import ROOT, run_python
 from tests.tiny import make_tiny_pose
@@ -57,7 +57,7 @@ def evil(tmp_path_factory, tiny51):
 
 def _cli(*args):
     """The CLI in process, its trust switch restored afterwards: (exit code, output)."""
-    from cli import main
+    from facelm.cli import main
 
     r = CliRunner().invoke(main, [str(a) for a in args], env={TRUST_ENV: None})
     return r.exit_code, r.output
@@ -70,8 +70,8 @@ def test_malicious_pickles_run_nothing(evil, name, tmp_path):
     images.mkdir()
     commands = [("score", path, "--latency-runs", "0", "--out", tmp_path / "s"),
                 ("compile", path, "--out", tmp_path / "c"),
-                ("predict", path, images, "--out", tmp_path / "p"),
-                ("train", "--train", images, "--val", images, "--init", path, "--out", tmp_path / "t"),
+                ("predict", path, "--data", images, "--out", tmp_path / "p"),
+                ("train", "--data", images, "--val-data", images, "--init", path, "--out", tmp_path / "t"),
                 ("sweep", path, "--imgsz", "64", "--precision", "fp32", "--out", tmp_path / "w")]
     for cmd in commands:
         code, out = _cli(*cmd)
@@ -86,12 +86,13 @@ def test_malicious_pickles_run_nothing(evil, name, tmp_path):
 
 
 def test_allow_list_holds_the_pose_layers_and_nothing_that_runs():
-    from core.allowlist import allowed_globals
+    from facelm.core.allowlist import allowed_globals
 
     allowed = allowed_globals()
     for name in ("ultralytics.nn.tasks.PoseModel", "ultralytics.nn.modules.head.Pose",
                  "ultralytics.nn.modules.head.Pose26", "ultralytics.nn.modules.block.C2PSA",
-                 "ultralytics.nn.modules.block.C3k2", "core.pruned.C2fSplit", "torch.nn.modules.conv.Conv2d",
+                 "ultralytics.nn.modules.block.C3k2", "core.pruned.C2fSplit", "facelm.core.pruned.C2fSplit",
+                 "torch.nn.modules.conv.Conv2d",
                  "ultralytics.utils.IterableSimpleNamespace", "numpy.core.multiarray.scalar"):
         assert name in allowed, name
     assert not any(n.startswith(("os.", "posix.", "builtins.exec", "subprocess.", "ultralytics.nn.tasks.Detection"))
@@ -129,7 +130,7 @@ def test_every_family_loads_weights_only(family, tmp_path):
     import numpy as np
     import torch
 
-    from core.checkpoint import load_pose_checkpoint
+    from facelm.core.checkpoint import load_pose_checkpoint
 
     p = make_tiny_pose(tmp_path / f"{family}.pt", 51, imgsz=64, family=family)
     ck = torch.load(p, weights_only=False)
@@ -150,7 +151,7 @@ def test_builtin_models_load_weights_only():
     """Every built-in model, the pruned face51-xs (facelm's own C2fSplit layer) included."""
     import torch
 
-    from core.checkpoint import load_pose_checkpoint
+    from facelm.core.checkpoint import load_pose_checkpoint
 
     for p in sorted((ROOT / "models").glob("*.pt")):
         names = check_checkpoint(p)
@@ -162,12 +163,12 @@ def test_builtin_models_load_weights_only():
 
 def test_ultralytics_own_save_loads(tmp_path):
     """YOLO(...).save() of every family: ultralytics' own checkpoint layout."""
-    from core.checkpoint import load_pose_checkpoint
+    from facelm.core.checkpoint import load_pose_checkpoint
 
     out = tmp_path / "own"
     run_python(
         "import json, sys; sys.path.insert(0, '.')\n"
-        "from core.offline import prepare; prepare()\n"
+        "from facelm.core.offline import prepare; prepare()\n"
         "from ultralytics import YOLO\n"
         "for f in ('yolov8n-pose.yaml', 'yolo11n-pose.yaml', 'yolo26n-pose.yaml'):\n"
         f"    YOLO(f, task='pose').save({str(out)!r} + '_' + f.split('-')[0] + '.pt')\n"
@@ -181,8 +182,8 @@ def test_other_task_refused_before_anything_is_rebuilt(tmp_path, monkeypatch):
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-    from core.checkpoint import load_pose_checkpoint
-    from train.run import scaled_config
+    from facelm.core.checkpoint import load_pose_checkpoint
+    from facelm.train.run import scaled_config
 
     det = tmp_path / "det.pt"
     torch.save({"model": DetectionModel(scaled_config(0.125, "yolov8n.yaml"), nc=1, verbose=False).half()}, det)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-ARGS = ("--imgsz", "96", "--precision", "fp32,int8", "--calib-n", "8", "--latency-runs", "10", "--budget-ms", "50",
+ARGS = ("--imgsz", "96", "--precision", "fp32,int8", "--calib-images", "8", "--latency-runs", "10", "--budget-ms", "50",
         "--scales", "1,0.5")
 
 
@@ -33,7 +33,7 @@ def sweep_inputs(faces, default_model, tmp_path_factory):
     shutil.copy(default_model, ck / "face.pt")
     (ck / "notes.pt").write_text("not a checkpoint")
     data, calib = _links(faces / "afw", root / "afw12", 12), _links(faces / "helen_train", root / "helen16", 16)
-    return root, ck, ("--data", data, "--calib", calib, *ARGS)
+    return root, ck, ("--data", data, "--calib-data", calib, *ARGS)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_sweep_reports_every_artifact_and_failures_as_rows(local_run):
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_a_sweep_report_page_shows_the_front_and_the_pick(local_run, tmp_path):
-    from htmlreport.page import make_report
+    from facelm.htmlreport.page import make_report
 
     out = local_run[0]
     page = make_report(out, tmp_path / "report")
@@ -177,8 +177,8 @@ def test_sweep_bad_input(tmp_path, tiny51):
 
 def test_job_key_follows_the_compiler(monkeypatch):
     """A compiler change (a stage revision) makes a sweep's cached scores stale."""
-    import compiler.pipeline as pipeline
-    from explore.jobs import Job, SweepOptions, job_key
+    import facelm.compiler.pipeline as pipeline
+    from facelm.explore.jobs import Job, SweepOptions, job_key
 
     job = Job(Path("x.pt"), 96)
     before = job_key(job, "abc", SweepOptions())

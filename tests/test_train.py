@@ -3,13 +3,13 @@ import cv2
 import numpy as np
 import pytest
 
-from eval.landmarks import FLIP51, FLIP68
-from train.yolo_data import face_box, label_line
+from facelm.eval.landmarks import FLIP51, FLIP68
+from facelm.train.yolo_data import face_box, label_line
 
 
 def _face68(rng):
     """A face-like 68-point layout (left/right symmetric about x=50) plus noise."""
-    from eval.landmarks import FLIP68
+    from facelm.eval.landmarks import FLIP68
 
     pts = rng.uniform(20, 80, (68, 2))
     for i, j in enumerate(FLIP68):
@@ -80,7 +80,7 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     assert 1.5e6 < res["params"] < 2.5e6
     assert res["acts"] == ["ReLU6"]  # --act reaches every convolution
     assert best.exists()
-    from eval.artifact import describe
+    from facelm.eval.artifact import describe
 
     assert describe(best).spec.kpt_shape == (51, 3)
     data = (tmp_path / "out" / "dataset" / "data.yaml").read_text()
@@ -100,7 +100,7 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     # a ReLU6 network goes through the whole chain: export, conversion, full integer, scoring
     from tests.conftest import run_cli
 
-    code, _, err = run_cli("train", "--train", tmp_path / "tr", "--val", tmp_path / "va", "--device", "cpu",
+    code, _, err = run_cli("train", "--data", tmp_path / "tr", "--val-data", tmp_path / "va", "--device", "cpu",
                            "--resume", "--out", tmp_path / "out")
     assert code == 2 and "finished; nothing to resume" in err and "Traceback" not in err
 
@@ -129,8 +129,8 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     teach = ft_card["train"]["teacher"]  # distilled: the card says from what (noise holds no face to soften)
     assert (teach["checkpoint"], teach["weight"], teach["faces"]) == ("models/face51_s.pt", 0.7, 6)
 
-    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib",
-                           tmp_path / "tr", "--verify-data", tmp_path / "va")
+    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib-data",
+                           tmp_path / "tr", "--data", tmp_path / "va")
     assert code == 0, err[-2000:]
     code, out, err = run_cli("score", "--build", tmp_path / "build", "--data", tmp_path / "va", "--threads", "1",
                              "--latency-runs", "5", "--out", tmp_path / "scores")
@@ -146,7 +146,7 @@ def test_shape_levers_build_the_network_they_name_and_it_compiles(tmp_path):
     from tests.conftest import run_cli, run_python
 
     tr, va = _handful(tmp_path)
-    code, _, err = run_cli("train", "--train", tr, "--val", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1",
+    code, _, err = run_cli("train", "--data", tr, "--val-data", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1",
                            "--batch", "4", "--kpt-channels", "16", "--max-channels", "64", "--levels", "4,5",
                            "--out", tmp_path / "out")
     assert code == 0, err[-2000:]
@@ -164,8 +164,8 @@ def test_shape_levers_build_the_network_they_name_and_it_compiles(tmp_path):
 
     card = json.loads(best.with_suffix(".card.json").read_text())
     assert "kpt-channels 16, max-channels 64, levels 4,5" in card["architecture"]
-    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib", tr,
-                           "--verify-data", va)
+    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib-data", tr,
+                           "--data", va)
     assert code == 0, err[-2000:]
     code, out, err = run_cli("score", "--build", tmp_path / "build", "--data", va, "--no-latency",
                              "--out", tmp_path / "scores")
@@ -180,7 +180,7 @@ def test_every_family_trains_with_the_same_options_and_exports(arch, head, tmp_p
     from tests.conftest import run_cli, run_python
 
     tr, va = _handful(tmp_path)
-    code, _, err = run_cli("train", "--train", tr, "--val", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1",
+    code, _, err = run_cli("train", "--data", tr, "--val-data", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1",
                            "--batch", "4", "--arch", arch, "--width", "0.125", "--kpt-channels", "24",
                            "--out", tmp_path / "out")
     assert code == 0, err[-2000:]
@@ -202,7 +202,7 @@ def test_split_c2f_is_c2f_tensor_for_tensor(tmp_path):
     """core.pruned.C2fSplit: the two halves of C2f's first convolution as two, same outputs."""
     import torch
 
-    from core.pruned import C2fSplit, split_c2f
+    from facelm.core.pruned import C2fSplit, split_c2f
     from tests.tiny import make_tiny_pose
 
     model = torch.load(make_tiny_pose(tmp_path / "t.pt", 51, imgsz=64), weights_only=False)["model"].float().eval()
@@ -222,7 +222,7 @@ def test_prune_then_fine_tune_keeps_the_pruned_network(tmp_path):
 
     tr, va = _handful(tmp_path)
     init = make_tiny_pose(tmp_path / "init.pt", 51, imgsz=64)
-    args = ("--train", tr, "--val", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1", "--batch", "4",
+    args = ("--data", tr, "--val-data", va, "--device", "cpu", "--imgsz", "64", "--epochs", "1", "--batch", "4",
             "--width", "0.125")
     code, _, err = run_cli("train", *args, "--init", init, "--prune", "0.4", "--out", tmp_path / "p")
     assert code == 0, err[-2000:]
@@ -250,15 +250,15 @@ def test_prune_then_fine_tune_keeps_the_pruned_network(tmp_path):
     assert pruned["silu"] > 0 and again["silu"] == 0 and pruned["kpt"][0] > 16 and again["kpt"] == [16]
     arch = json.loads(again_pt.with_suffix(".card.json").read_text())["architecture"]
     assert arch.endswith("prune 0.4, then relu, kpt-channels 16"), arch
-    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib", tr,
-                           "--verify-data", va)
+    code, _, err = run_cli("compile", best, "--out", tmp_path / "build", "--targets", "tflite_int8", "--calib-data", tr,
+                           "--data", va)
     assert code == 0, err[-2000:]
 
 
 def test_shape_levers_bad_input(tmp_path):
     from tests.conftest import run_cli
-    from train.run import TrainOptions
-    from train.shape import apply_levels
+    from facelm.train.run import TrainOptions
+    from facelm.train.shape import apply_levels
 
     for bad, msg in (({"levels": "3,5"}, "consecutive"), ({"levels": "2,3"}, "has levels 3,4,5"),
                      ({"levels": "x"}, "expected pyramid levels"), ({"kpt_channels": 4}, "kpt-channels 4"),
@@ -270,15 +270,15 @@ def test_shape_levers_bad_input(tmp_path):
     cfg = {"head": [["a"], ["b"], ["c"], ["d"], ["e"], ["f"], [[15, 18, 21], 1, "Pose", ["nc", "kpt_shape"]]]}
     apply_levels(cfg, (3, 4))  # the layers that only fed P5 go with it
     assert cfg["head"] == [["a"], ["b"], ["c"], [[15, 18], 1, "Pose", ["nc", "kpt_shape"]]]
-    code, _, err = run_cli("train", "--train", tmp_path, "--val", tmp_path, "--levels", "3,6", "--out", tmp_path / "o")
+    code, _, err = run_cli("train", "--data", tmp_path, "--val-data", tmp_path, "--levels", "3,6", "--out", tmp_path / "o")
     assert code == 2 and "levels '3,6'" in err and "Traceback" not in err and not (tmp_path / "o").exists()
 
 
 def test_device_resolution(monkeypatch):
     import torch
 
-    from core.errors import UserError
-    from train.device import resolve_device
+    from facelm.core.errors import UserError
+    from facelm.train.device import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
@@ -306,18 +306,18 @@ def test_train_bad_device_activation_and_resume(tmp_path):
 
     (tmp_path / "d").mkdir()
     if not torch.cuda.is_available():
-        code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--device", "0")
+        code, _, err = run_cli("train", "--data", tmp_path / "d", "--val-data", tmp_path / "d", "--device", "0")
         lines = [ln for ln in err.strip().splitlines() if ln.strip()]
         assert code == 2 and "no CUDA device is visible" in lines[-1] and "Traceback" not in err
-    code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--act", "gelu")
+    code, _, err = run_cli("train", "--data", tmp_path / "d", "--val-data", tmp_path / "d", "--act", "gelu")
     assert code == 2 and "relu6" in err  # the choices are listed
-    code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--init", tmp_path / "no.pt")
+    code, _, err = run_cli("train", "--data", tmp_path / "d", "--val-data", tmp_path / "d", "--init", tmp_path / "no.pt")
     assert code == 2 and "no.pt" in err and "does not exist" in err
-    code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--lr0", "0.002")
+    code, _, err = run_cli("train", "--data", tmp_path / "d", "--val-data", tmp_path / "d", "--lr0", "0.002")
     assert code == 2 and "give a named optimizer" in err and "Traceback" not in err
-    code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--mosaic", "1.5")
+    code, _, err = run_cli("train", "--data", tmp_path / "d", "--val-data", tmp_path / "d", "--mosaic", "1.5")
     assert code == 2 and "mosaic 1.5" in err and "0..1" in err and "Traceback" not in err
-    code, _, err = run_cli("train", "--train", tmp_path / "d", "--val", tmp_path / "d", "--device", "cpu", "--resume",
+    code, _, err = run_cli("train", "--data", tmp_path / "d", "--val-data", tmp_path / "d", "--device", "cpu", "--resume",
                            "--out", tmp_path / "o")
     assert code == 2 and "nothing to resume" in err
 
@@ -326,7 +326,7 @@ def test_best_checkpoint_is_picked_by_landmark_error(tmp_path, monkeypatch):
     """ultralytics' best.pt (box + pose mAP) gives way to last.pt when last.pt's NME is lower."""
     from types import SimpleNamespace
 
-    import train.card as card
+    import facelm.train.card as card
 
     w = tmp_path / "weights"
     w.mkdir()
@@ -371,7 +371,7 @@ def test_a_pruned_keypoint_trunk_only_narrows(tmp_path):
     import torch
 
     from tests.tiny import make_tiny_pose
-    from train.prune import reshape_pruned
+    from facelm.train.prune import reshape_pruned
 
     model = torch.load(make_tiny_pose(tmp_path / "t.pt", 51, imgsz=64), weights_only=False)["model"].float()
     width = model.model[-1].cv4[0][1].conv.out_channels
@@ -390,7 +390,7 @@ def test_keep_levels_cuts_the_head_and_neck_tensor_for_tensor(tmp_path):
     import torch
 
     from tests.tiny import make_tiny_pose
-    from train.shape import keep_levels
+    from facelm.train.shape import keep_levels
 
     full = torch.load(make_tiny_pose(tmp_path / "t.pt", 51, imgsz=64), weights_only=False)["model"].float().eval()
     x = torch.rand(1, 3, 64, 64)
@@ -411,15 +411,15 @@ def test_teacher_soft_targets_move_the_model_points_only(faces, tmp_path):
     ultralytics carry them; validation keeps its annotations; a wrong teacher is one line."""
     import json
 
-    from core.errors import UserError
-    from eval.datasets import load_dataset
-    from eval.defaults import MODELS
-    from eval.evaluate import evaluate_path
-    from eval.landmarks import canonical_indices
+    from facelm.core.errors import UserError
+    from facelm.eval.datasets import load_dataset
+    from facelm.eval.defaults import MODELS
+    from facelm.eval.evaluate import evaluate_path
+    from facelm.eval.landmarks import canonical_indices
     from tests.conftest import run_cli
     from tests.tiny import make_tiny_pose
-    from train.teacher import soft_targets
-    from train.yolo_data import build_yolo_dataset
+    from facelm.train.teacher import soft_targets
+    from facelm.train.yolo_data import build_yolo_dataset
 
     for split in ("tr", "va"):
         (tmp_path / split).mkdir()
@@ -454,5 +454,5 @@ def test_teacher_soft_targets_move_the_model_points_only(faces, tmp_path):
     (tmp_path / "notes.pt").write_text("not a model")
     for bad, msg in ((("--teacher", tmp_path / "notes.pt"), "not a pose model"),
                      (("--teacher", teacher, "--teacher-weight", "0"), "teacher-weight 0.0")):
-        code, _, err = run_cli("train", "--train", tmp_path / "tr", "--val", tmp_path / "va", *bad, "--out", tmp_path / "o")
+        code, _, err = run_cli("train", "--data", tmp_path / "tr", "--val-data", tmp_path / "va", *bad, "--out", tmp_path / "o")
         assert code == 2 and msg in err and "Traceback" not in err and not (tmp_path / "o").exists(), err[-500:]

@@ -7,13 +7,13 @@ from pathlib import Path
 def make_tiny_pose(path: Path, n_kpts: int = 51, nc: int = 1, imgsz: int = 96, width: float = 0.125,
                    seed: int = 0, family: str = "yolov8") -> Path:
     """Save an untrained pose checkpoint of one family the way ultralytics' trainer does."""
-    from core.offline import prepare
+    from facelm.core.offline import prepare
 
     prepare()
     import torch
     from ultralytics.nn.tasks import PoseModel
 
-    from train.run import ARCHS, scaled_config
+    from facelm.train.run import ARCHS, scaled_config
 
     torch.manual_seed(seed)
     model = PoseModel(scaled_config(width, ARCHS[family]), nc=nc, data_kpt_shape=(n_kpts, 3), verbose=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core.errors import UserError
+from facelm.core.errors import UserError
 
 #: --act names -> the activation ultralytics' model YAML takes (SiLU is its default)
 ACTIVATIONS = {"silu": None, "relu6": "nn.ReLU6()", "relu": "nn.ReLU()", "hardswish": "nn.Hardswish()",

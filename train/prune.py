@@ -4,6 +4,7 @@ before the fine-tune that recovers its accuracy.
 Every convolution loses the same fraction of its output channels, ranked by the L2 norm of
 their weights (torch-pruning's MagnitudeImportance over each dependency group, so a channel goes
 from every layer that shares it); the head's last convolutions keep their outputs (box bins,
+from facelm.core.errors import InputError
 scores, points) and the DFL stays fixed. C2f blocks are split first (core/pruned.py)."""
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ def prune_model(model, ratio: float, imgsz: int) -> dict:
     import torch
     import torch_pruning as tp
 
-    from core.pruned import split_c2f
+    from facelm.core.pruned import split_c2f
 
     if not 0 < ratio < 1:
-        raise ValueError(f"prune {ratio}: a fraction of channels in (0, 1)")
+        raise InputError(f"prune {ratio}: a fraction of channels in (0, 1)")
     split_c2f(model)
     x = torch.zeros(1, 3, imgsz, imgsz)
     was_training = model.training
@@ -72,7 +73,7 @@ def reshape_pruned(model, act: str | None, kpt_channels: int | None) -> dict:
                 levels.append((branch[0], branch[1], after))
         width = min(b.conv.out_channels for _, b, _ in levels)
         if width <= kpt_channels:
-            raise ValueError(f"kpt-channels {kpt_channels}: the pruned network's keypoint head is "
+            raise InputError(f"kpt-channels {kpt_channels}: the pruned network's keypoint head is "
                              f"{width} wide already; on a pruned network it can only narrow")
         for a, b, after in levels:
             _narrow(a, [b.conv], kpt_channels)

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from core.errors import UserError
-from core.offline import prepare
-from train.shape import PRUNED
+from facelm.core.errors import InputError, UserError
+from facelm.core.offline import prepare
+from facelm.train.shape import PRUNED
 
 
 @dataclass(frozen=True)
@@ -49,41 +49,41 @@ class TrainOptions:
 
     def __post_init__(self):
         if self.n_kpts not in (51, 68):
-            raise ValueError(f"n_kpts must be 51 or 68, not {self.n_kpts}")
+            raise InputError(f"n_kpts must be 51 or 68, not {self.n_kpts}")
         if self.imgsz % 32:
-            raise ValueError(f"imgsz {self.imgsz} is not a multiple of the stride 32")
+            raise InputError(f"imgsz {self.imgsz} is not a multiple of the stride 32")
         if not 0.0625 <= self.width <= 1.0:
-            raise ValueError(f"width {self.width} is outside 0.0625..1")
-        from train.device import ACTIVATIONS
-        from train.shape import parse_levels
+            raise InputError(f"width {self.width} is outside 0.0625..1")
+        from facelm.train.device import ACTIVATIONS
+        from facelm.train.shape import parse_levels
 
         object.__setattr__(self, "levels", parse_levels(self.levels))
         if self.prune is not None and (not 0 < self.prune < 1 or self.init is None):
-            raise ValueError(f"prune {self.prune}: a fraction of channels in (0, 1), of the network --init names")
+            raise InputError(f"prune {self.prune}: a fraction of channels in (0, 1), of the network --init names")
         for name in ("kpt_channels", "max_channels"):
             if getattr(self, name) is not None and not 8 <= getattr(self, name) <= 1024:
-                raise ValueError(f"{name.replace('_', '-')} {getattr(self, name)} is outside 8..1024")
+                raise InputError(f"{name.replace('_', '-')} {getattr(self, name)} is outside 8..1024")
         if not 0 < self.teacher_weight <= 1:
-            raise ValueError(f"teacher-weight {self.teacher_weight}: the teacher's share of a target, in (0, 1]")
+            raise InputError(f"teacher-weight {self.teacher_weight}: the teacher's share of a target, in (0, 1]")
         if self.act not in ACTIVATIONS:
-            raise ValueError(f"act {self.act!r}: choose from {', '.join(ACTIVATIONS)}")
+            raise InputError(f"act {self.act!r}: choose from {', '.join(ACTIVATIONS)}")
         if self.arch not in ARCHS:
-            raise ValueError(f"arch {self.arch!r}: choose from {', '.join(ARCHS)}")
+            raise InputError(f"arch {self.arch!r}: choose from {', '.join(ARCHS)}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer {self.optimizer!r}: choose from {', '.join(OPTIMIZERS)}")
+            raise InputError(f"optimizer {self.optimizer!r}: choose from {', '.join(OPTIMIZERS)}")
         if self.lr0 is not None and (self.optimizer == "auto" or not 0 < self.lr0 < 1):
-            raise ValueError(f"lr0 {self.lr0}: give a named optimizer (auto picks its own rate) and 0 < lr0 < 1")
+            raise InputError(f"lr0 {self.lr0}: give a named optimizer (auto picks its own rate) and 0 < lr0 < 1")
         if self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs {self.warmup_epochs} is negative")
+            raise InputError(f"warmup_epochs {self.warmup_epochs} is negative")
         if isinstance(self.zoom_out, str):  # "0.5,0.7" from the command line
             try:
                 object.__setattr__(self, "zoom_out", tuple(float(z) for z in self.zoom_out.split(",") if z.strip()))
             except ValueError:
-                raise ValueError(f"zoom_out {self.zoom_out!r}: expected factors like 0.5,0.7") from None
+                raise InputError(f"zoom_out {self.zoom_out!r}: expected factors like 0.5,0.7") from None
         if any(not 0 < z < 1 for z in self.zoom_out):
-            raise ValueError(f"zoom_out {','.join(map(str, self.zoom_out))}: factors must be in (0, 1)")
+            raise InputError(f"zoom_out {','.join(map(str, self.zoom_out))}: factors must be in (0, 1)")
         if not 0 <= self.degrees <= 180 or not 0 <= self.mosaic <= 1 or not 0 <= self.scale < 1:
-            raise ValueError(f"degrees {self.degrees} / mosaic {self.mosaic} / scale {self.scale}: need 0..180, 0..1 "
+            raise InputError(f"degrees {self.degrees} / mosaic {self.mosaic} / scale {self.scale}: need 0..180, 0..1 "
                              "and 0..<1")
 
     def augmentation(self) -> str:
@@ -120,7 +120,7 @@ def _text(v) -> str:
 
 def face_folders(train_dir, val_dir) -> tuple[Path, Path]:
     """The faces to train and validate on: each given, else the shared faces' HELEN and AFW."""
-    from eval.defaults import shared_faces
+    from facelm.eval.defaults import shared_faces
 
     s = shared_faces()
     if (train_dir is None or val_dir is None) and s is None:
@@ -136,10 +136,10 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
     """
     prepare()
     t0 = time.perf_counter()
-    from train.device import resolve_device
+    from facelm.train.device import resolve_device
 
     dev = resolve_device(opts.device, opts.workers)
-    from core.safe_load import check_sources
+    from facelm.core.safe_load import check_sources
 
     check_sources([opts.init, opts.teacher, out / "run" / "weights" / "last.pt" if opts.resume else None])
     model, args = _model_and_args(train_dir, val_dir, out, opts, dev)
@@ -154,9 +154,9 @@ def finish_run(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, *,
     best = out / "run" / "weights" / "best.pt"
     if not best.exists():
         raise RuntimeError(f"{best}: training finished without a checkpoint")
-    from train.card import card_for, pick_by_nme, write_card
-    from train.device import ACTIVATIONS
-    from train.teacher import TEACHER
+    from facelm.train.card import card_for, pick_by_nme, write_card
+    from facelm.train.device import ACTIVATIONS
+    from facelm.train.teacher import TEACHER
 
     best, summary, why = pick_by_nme(best.parent, val_dir)
     card = card_for(best, val_dir, summary, command=command, wall_seconds=wall_seconds,
@@ -187,9 +187,9 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
     from ultralytics import YOLO
     import ultralytics.engine.trainer as trainer
 
-    from core.safe_load import load_checkpoint_dict, route_ultralytics
-    from train.device import offline_amp_check
-    from train.yolo_data import build_yolo_dataset
+    from facelm.core.safe_load import load_checkpoint_dict, route_ultralytics
+    from facelm.train.device import offline_amp_check
+    from facelm.train.yolo_data import build_yolo_dataset
 
     trainer.check_amp = offline_amp_check  # ultralytics' own check downloads a reference model
     route_ultralytics()  # --init, --resume and the trainer's own loads: weights-only
@@ -215,7 +215,7 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
         args = dict(data=str(data), imgsz=opts.imgsz, epochs=opts.epochs, batch=opts.batch, plots=False,
                     cache="ram", seed=opts.seed, deterministic=False, project=str(out.resolve()), name="run",
                     exist_ok=True, fliplr=0.5, verbose=False, **opts.recipe(), **run_args, **extra)
-    from train.shape import face_trainer
+    from facelm.train.shape import face_trainer
 
     args["trainer"] = face_trainer()  # builds the network the config describes, keypoint head width included
     if not dev.cuda:
@@ -236,9 +236,9 @@ def _init(model, init: Path, opts: TrainOptions):
     its own trained branch."""
     from ultralytics import YOLO
 
-    from train.device import ACTIVATIONS
-    from train.prune import reshape_pruned
-    from train.shape import LEVELS, is_pruned, keep_levels
+    from facelm.train.device import ACTIVATIONS
+    from facelm.train.prune import reshape_pruned
+    from facelm.train.shape import LEVELS, is_pruned, keep_levels
 
     start = YOLO(str(init), task="pose")
     if opts.levels != LEVELS:  # before any weight moves: a level's branch loads only into its own level
@@ -275,10 +275,10 @@ def model_config(opts: TrainOptions, out: Path) -> Path:
     The head's shape must be in the YAML: ultralytics' own yolov8n-pose.yaml builds a 17-point
     head, so --init would drop a 51-point checkpoint's keypoint head (36 tensors whose shapes do
     not fit) and fine-tune from a random one."""
-    from train.device import ACTIVATIONS
+    from facelm.train.device import ACTIVATIONS
     import yaml
 
-    from train.shape import apply_levels
+    from facelm.train.shape import apply_levels
 
     cfg = scaled_config(opts.width, ARCHS[opts.arch])
     cfg.update(nc=1, kpt_shape=[opts.n_kpts, 3])

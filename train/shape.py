@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.files import write_json_atomic
+from facelm.core.files import write_json_atomic
+from facelm.core.errors import InputError
 
 #: Beside a run's results.csv: what train --prune took from the network (train/prune.py).
 PRUNED = "pruned.json"
@@ -27,11 +28,11 @@ def parse_levels(text) -> tuple[int, ...]:
     try:
         lv = tuple(sorted({int(x) for x in str(text).split(",") if x.strip()})) if not isinstance(text, tuple) else text
     except ValueError:
-        raise ValueError(f"levels {text!r}: expected pyramid levels like 4,5") from None
+        raise InputError(f"levels {text!r}: expected pyramid levels like 4,5") from None
     if not lv or any(x not in LEVELS for x in lv):
-        raise ValueError(f"levels {text!r}: the network has levels {','.join(map(str, LEVELS))} (strides 8, 16, 32)")
+        raise InputError(f"levels {text!r}: the network has levels {','.join(map(str, LEVELS))} (strides 8, 16, 32)")
     if lv != tuple(range(lv[0], lv[-1] + 1)):
-        raise ValueError(f"levels {text!r}: levels must be consecutive (the strides double level to level)")
+        raise InputError(f"levels {text!r}: levels must be consecutive (the strides double level to level)")
     return lv
 
 
@@ -41,7 +42,7 @@ def apply_levels(cfg: dict, levels: tuple[int, ...]) -> None:
     head = cfg["head"]
     pose = head[-1]
     if len(pose[0]) != len(LEVELS):
-        raise ValueError(f"the config's pose head reads {len(pose[0])} levels, not {len(LEVELS)}: cannot choose levels")
+        raise InputError(f"the config's pose head reads {len(pose[0])} levels, not {len(LEVELS)}: cannot choose levels")
     drop = 3 * (LEVELS[-1] - levels[-1])
     body = head[:-1][:len(head) - 1 - drop]
     cfg["head"] = body + [[[pose[0][LEVELS.index(lv)] for lv in levels], *pose[1:]]]
@@ -84,7 +85,7 @@ def face_trainer():
             if spec.get("prune") and weights is not None:  # train --prune: the init's weights, pruned
                 import copy
 
-                from train.prune import prune_model, reshape_pruned
+                from facelm.train.prune import prune_model, reshape_pruned
 
                 model = copy.deepcopy(weights).float()
                 report = prune_model(model, spec["prune"], int(self.args.imgsz))
@@ -102,7 +103,7 @@ def face_trainer():
 
 def is_pruned(model) -> bool:
     """True for a network train --prune made (its C2f blocks split, channels cut)."""
-    from core.pruned import C2fSplit
+    from facelm.core.pruned import C2fSplit
 
     return any(isinstance(m, C2fSplit) for m in model.modules())
 
@@ -120,7 +121,7 @@ def keep_levels(model, levels: tuple[int, ...]) -> None:
     head = model.model[-1]
     have = tuple(int(math.log2(s)) for s in head.stride.tolist())
     if any(lv not in have for lv in levels):
-        raise ValueError(f"levels {','.join(map(str, levels))}: the network's head has levels {','.join(map(str, have))}")
+        raise InputError(f"levels {','.join(map(str, levels))}: the network's head has levels {','.join(map(str, have))}")
     keep = [have.index(lv) for lv in levels]
     for name in ("cv2", "cv3", "cv4", "cv4_kpts", "cv4_sigma"):
         for pre in ("", "one2one_"):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.datasets import Dataset, load_dataset
-from eval.landmarks import canonical_indices, flip_indices
+from facelm.eval.datasets import Dataset, load_dataset
+from facelm.eval.landmarks import canonical_indices, flip_indices
+from facelm.core.errors import InputError
 
 BOX_MARGIN = 0.10  # fraction of the landmarks' width/height added on each side
 
@@ -30,7 +31,7 @@ def select_points(points68: np.ndarray, data_points: int, n_kpts: int) -> np.nda
     want = canonical_indices(n_kpts)
     missing = [i for i in want if i not in data_ids]
     if missing:
-        raise ValueError(f"the data has {data_points} points; a {n_kpts}-point model needs points it lacks")
+        raise InputError(f"the data has {data_points} points; a {n_kpts}-point model needs points it lacks")
     return points68[[data_ids.index(i) for i in want]]
 
 
@@ -77,15 +78,15 @@ def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 
     points softened towards its landmarks first (train.teacher; its report in out/teacher.json)."""
     import yaml
 
-    from core.files import write_json_atomic
-    from eval.scales import scaled_dataset
-    from train.teacher import TEACHER, soft_targets
+    from facelm.core.files import write_json_atomic
+    from facelm.eval.scales import scaled_dataset
+    from facelm.train.teacher import TEACHER, soft_targets
 
     counts = {}
     for split, src in (("train", train_dir), ("val", val_dir)):
         ds = load_dataset(src)
         if not ds.labelled:
-            raise ValueError(f"{src}: no landmark annotations found")
+            raise InputError(f"{src}: no landmark annotations found")
         if split == "train" and teacher:
             ds, report = soft_targets(ds, teacher[0], n_kpts, teacher[1])
             write_json_atomic(out / TEACHER, report)

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def main() -> None:
-    from train.card import val_of, write_card
+    from facelm.train.card import val_of, write_card
 
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint", type=Path)

@@ -10,9 +10,9 @@ import numpy as np
 
 #: runtime name -> (module, file suffixes it runs)
 REGISTRY = {
-    "pytorch": ("eval.runtimes.torch_rt", (".pt",)),
-    "onnxruntime": ("eval.runtimes.ort_rt", (".onnx",)),
-    "tflite": ("eval.runtimes.tflite_rt", (".tflite",)),
+    "pytorch": ("facelm.eval.runtimes.torch_rt", (".pt",)),
+    "onnxruntime": ("facelm.eval.runtimes.ort_rt", (".onnx",)),
+    "tflite": ("facelm.eval.runtimes.tflite_rt", (".tflite",)),
 }
 
 
@@ -56,7 +56,7 @@ def get_runtime(name: str) -> Runtime:
 
 def check_names(names) -> tuple[str, ...]:
     """Validate runtime names; a typo is an error that lists the known ones."""
-    from core.errors import UserError
+    from facelm.core.errors import UserError
 
     bad = [n for n in names if n not in REGISTRY]
     if bad:
@@ -72,7 +72,7 @@ def runtimes_for(path: Path) -> list[str]:
 def open_runtime(path: Path, threads: int = 1, imgsz=None, runtime: str | None = None) -> Runtime:
     """The model at path, loaded in `runtime` (default: the first that runs its file type).
     imgsz matters only for a checkpoint, which can run at any multiple of its stride."""
-    from core.errors import UserError
+    from facelm.core.errors import UserError
 
     names = runtimes_for(path)
     if runtime is None and not names:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.runtimes import BaseRuntime
+from facelm.eval.runtimes import BaseRuntime
 
 QUANTISED = (np.int8, np.uint8, np.int16)
 

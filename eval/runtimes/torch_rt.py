@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.runtimes import BaseRuntime
+from facelm.eval.runtimes import BaseRuntime
 
 
 class TorchRuntime(BaseRuntime):
@@ -15,8 +15,8 @@ class TorchRuntime(BaseRuntime):
     def load(self, path: Path, threads: int = 1, imgsz=None) -> None:
         import torch
 
-        from core.checkpoint import load_pose_checkpoint
-        from core.head import SplitPoseModel
+        from facelm.core.checkpoint import load_pose_checkpoint
+        from facelm.core.head import SplitPoseModel
 
         torch.set_num_threads(threads)
         model, self.info = load_pose_checkpoint(path, imgsz)

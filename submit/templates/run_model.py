@@ -10,10 +10,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "vendor"))
 
-from core.contract import LAYOUT, ModelSpec  # noqa: E402
-from eval.decode import DecodeOptions  # noqa: E402
-from eval.runtimes.tflite_rt import TfliteRuntime  # noqa: E402
-from eval.writer import predict_image  # noqa: E402
+from facelm.core.contract import LAYOUT, ModelSpec  # noqa: E402
+from facelm.eval.decode import DecodeOptions  # noqa: E402
+from facelm.eval.runtimes.tflite_rt import TfliteRuntime  # noqa: E402
+from facelm.eval.writer import predict_image  # noqa: E402
 
 
 def main(argv):
