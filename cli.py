@@ -116,13 +116,15 @@ def _exit_on_failed_rows(named_errors: list) -> None:
 @data("Faces to score (default: the default evaluation faces).")
 @calib_data()
 @calib_images()
-@click.option("--budget-ms", type=float, help="Latency budget (ms, 1 thread).")
+@click.option("--budget-ms", type=float, help="Latency budget (ms, at --threads).")
 @click.option("--budget-mb", type=float, help="Size budget (MB).")
 @click.option("--budget-gflops", type=float, help="Compute budget (GFLOPs).")
 @JOBS
 @click.option("--ray", "ray_address", help="Run the jobs on a Ray cluster: auto, local, or HOST:PORT.")
 @click.option("--latency-on", type=click.Choice(["driver", "worker"]), default="driver", show_default=True, help="Where to time.")
 @LATENCY_RUNS
+@option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+        help="The thread count to time at (the latency front's axis).")
 @click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
 @click.option("--reference", multiple=True, type=PATH, help="A foreign .tflite/.onnx scored and timed beside.")
 @click.option("--max-miss", type=float, default=1.0, show_default=True, help="Miss budget, %: above it no front, no pick.")
@@ -130,13 +132,13 @@ def _exit_on_failed_rows(named_errors: list) -> None:
 @REPORT
 @TRUST
 def sweep(checkpoints, imgsz, precision, data, calib_data, calib_images, budget_ms, budget_mb, budget_gflops, jobs,
-          ray_address, latency_on, latency_runs, scales, reference, max_miss, out, report_dir):
+          ray_address, latency_on, latency_runs, threads, scales, reference, max_miss, out, report_dir):
     """Which checkpoint, input size and precision to ship: compile and score every combination of
     CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
     Exit code 1 when any job or artifact failed (the report is still written)."""
     from facelm import api
-    from facelm.eval.profile import LatencyOptions
-    from facelm.eval.scales import check_scales
+    from facelm.eval.cost.profile import LatencyOptions
+    from facelm.eval.data.scales import check_scales
     from facelm.explore.driver import check_imgsz
     from facelm.explore.jobs import SweepOptions
     from facelm.explore.pareto import Budgets
@@ -148,7 +150,7 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_images, budget_
                         data=data, calib_data=calib_data, calib_n=calib_images, scales=check_scales(scales.split(",")),
                         budgets=Budgets(budget_ms, budget_mb, budget_gflops), workers=jobs, ray=ray_address,
                         latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs) if latency_runs else None,
-                        max_miss=max_miss, references=check_references(reference))
+                        max_miss=max_miss, references=check_references(reference), threads=threads)
     points, files = api.sweep(checkpoints, out=out, options=opts)
     click.echo("\n".join([table(points), "", *filter(None, (excluded(points, max_miss), headline(points, opts.budgets))),
                           "", f"saved {files['png']}, {files['md']}, {files['csv']}, {files['json']}"]))
@@ -258,7 +260,7 @@ def inspect(target, data, faces, top):
 def package(source, out, artifact, verify, data):
     """Write a challenge submission from a build folder or .tflite, or --verify one."""
     if verify:
-        from facelm.eval.predict import list_images
+        from facelm.eval.infer.predict import list_images
         from facelm.submit.verify import default_images, verify_package
 
         r = verify_package(source, list_images(data) if data else default_images())

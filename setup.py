@@ -17,11 +17,13 @@ VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "facelm" / "__init__.py
 
 
 class BuildPy(build_py):
-    """cli.py, at the checkout's top level, is facelm.cli in the wheel."""
+    """cli.py, at the checkout's top level, is facelm.cli in the wheel (an editable install finds
+    it where it is, through facelm/__init__'s mapping of the checkout)."""
 
     def run(self):
         super().run()
-        self.copy_file(str(HERE / "cli.py"), str(Path(self.build_lib) / "facelm" / "cli.py"))
+        if not getattr(self, "editable_mode", False):
+            self.copy_file(str(HERE / "cli.py"), str(Path(self.build_lib) / "facelm" / "cli.py"))
 
 
 setup(

@@ -53,7 +53,7 @@ def score_moves(child: dict, parent: dict, threshold: float) -> dict:
 
 def _lowest(fp32: Path, pool, hw, low_opts, n: int) -> list[str]:
     """The n calibration images whose lowest-scoring labelled face the fp32 file finds scores lowest."""
-    from facelm.eval.evaluate import evaluate_path
+    from facelm.eval.metrics.evaluate import evaluate_path
 
     lowest = {}
     for (img, _), s in face_scores(evaluate_path(fp32, pool, imgsz=hw, opts=low_opts)).items():
@@ -67,8 +67,8 @@ def _draws(a, sm: Path, stem: str, pool: list[str], low: list[str], faces, paren
            threshold: float) -> list[dict]:
     """Each draw quantised as drawn and with its last a.low faces swapped for the lowest-scoring."""
     from facelm.compiler import convert
-    from facelm.eval.evaluate import evaluate_path
-    from facelm.eval.preprocess import preprocess, read_image
+    from facelm.eval.metrics.evaluate import evaluate_path
+    from facelm.eval.infer.preprocess import preprocess, read_image
 
     cache = {}  # each image read and preprocessed once: the draws' arms share most of their faces
 
@@ -115,11 +115,11 @@ def main() -> None:
     prepare()
     from tabulate import tabulate
 
-    from facelm.eval.artifact import describe
-    from facelm.eval.datasets import load_dataset
-    from facelm.eval.decode import DecodeOptions
+    from facelm.eval.infer.artifact import describe
+    from facelm.eval.data.datasets import load_dataset
+    from facelm.eval.infer.decode import DecodeOptions
     from facelm.eval.defaults import default_calib_data, default_eval_data
-    from facelm.eval.evaluate import EvalOptions, evaluate_path
+    from facelm.eval.metrics.evaluate import EvalOptions, evaluate_path
 
     hw = describe(fp32).spec.imgsz
     low_opts, threshold = EvalOptions(decode=DecodeOptions(conf=LOW_CONF), progress=False), DecodeOptions().conf

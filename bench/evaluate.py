@@ -51,9 +51,9 @@ def main():
 
     prepare()
     from facelm.compiler.pipeline import compile_checkpoint
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import BUILD, default_eval_data
-    from facelm.eval.profile import machine
+    from facelm.eval.cost.profile import machine
     from facelm.eval.scoring import ScoreOptions, find_artifacts, score_paths
     from facelm.scores.table import score_table
 

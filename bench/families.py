@@ -159,9 +159,9 @@ def _report(files: dict, compiled: dict, what: dict, a) -> None:
     prepare()
     from tabulate import tabulate
 
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
-    from facelm.eval.profile import LatencyOptions, machine
+    from facelm.eval.cost.profile import LatencyOptions, machine
     from facelm.eval.scoring import ScoreOptions, score_paths
 
     paths = [p for fs in files.values() for p in fs.values()]

@@ -53,7 +53,7 @@ def bench_one(ckpt: Path, out: Path, rev: str, ds):
     fp32, int8, sim, ort = (row("tflite_fp32", "tflite"), row("tflite_int8", "tflite"), row("sim", "onnxruntime"),
                             row("ort_int8", "onnxruntime"))
     today = by[(paths[-1].name, "tflite")]
-    from facelm.eval.artifact import describe
+    from facelm.eval.infer.artifact import describe
 
     print(f"\n{ckpt.name} at its own {describe(by_stage['tflite_fp32']).spec.imgsz[0]} px:")
     print(f"  full-integer vs fp32 TFLite: NME {int8.nme} vs {fp32.nme} = x{int8.nme / fp32.nme:.3f} (target <= 1.03), "
@@ -77,7 +77,7 @@ def main():
     from facelm.core.offline import prepare
 
     prepare()
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
 
     ds = load_dataset(default_eval_data())

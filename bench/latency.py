@@ -62,8 +62,8 @@ def main():
     from facelm.calib.select import CalibOptions, build_calibration, onnx2tf_sample
     from facelm.compiler.convert import onnx2tf_saved_model, quantize_tflite, simplify
     from facelm.eval.defaults import DEFAULT_MODEL, default_calib_data
-    from facelm.eval.profile import LatencyOptions, file_mb, time_interleaved, tflite_cost
-    from facelm.eval.runtimes import open_runtime
+    from facelm.eval.cost.profile import LatencyOptions, file_mb, time_interleaved, tflite_cost
+    from facelm.eval.infer.runtimes import open_runtime
 
     def timed(path: Path) -> tuple[float, float]:
         rt = open_runtime(path, threads=1)

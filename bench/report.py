@@ -21,9 +21,9 @@ def main() -> None:
     from facelm.core.offline import prepare
 
     prepare()
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
-    from facelm.eval.profile import machine
+    from facelm.eval.cost.profile import machine
     from facelm.eval.scoring import ScoreOptions, find_artifacts, score_paths
     from facelm.htmlreport.page import make_report
     from facelm.scores.table import write_scores

@@ -1,5 +1,5 @@
 """Faces at every scale, measured: the full-integer TFLite of each built-in model scored on the
-default faces at scale 1, 0.5 and 0.35 (eval/scales.py), in one run, and what --scales costs
+default faces at scale 1, 0.5 and 0.35 (eval/data/scales.py), in one run, and what --scales costs
 against a score at one scale.
 
     python bench/scales.py [--builds build/face51_s,build/face51_m] [--scales 1,0.5,0.35]
@@ -25,9 +25,9 @@ def main() -> None:
     from common import built_artifact
     from tabulate import tabulate
 
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import BUILD, MODELS, default_eval_data
-    from facelm.eval.scales import check_scales
+    from facelm.eval.data.scales import check_scales
     from facelm.eval.scoring import ScoreOptions, score_paths
 
     ap = argparse.ArgumentParser()

@@ -32,9 +32,9 @@ def main() -> None:
     prepare()
     from tabulate import tabulate
 
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import BUILD, MODELS, default_eval_data
-    from facelm.eval.profile import LatencyOptions, machine
+    from facelm.eval.cost.profile import LatencyOptions, machine
     from facelm.eval.scoring import ScoreOptions, score_paths
 
     ap = argparse.ArgumentParser()

@@ -17,8 +17,8 @@ import numpy as np
 from facelm.core.errors import InputError, UserError
 from facelm.core.files import atomic_output, fingerprint
 from facelm.core.offline import CACHE
-from facelm.eval.datasets import DatasetError, load_dataset
-from facelm.eval.preprocess import preprocess, read_image
+from facelm.eval.data.datasets import DatasetError, load_dataset
+from facelm.eval.infer.preprocess import preprocess, read_image
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,7 @@ def quantize_ort(src: Path, dst: Path, calib_nchw: np.ndarray, per_channel: bool
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from facelm.eval.runtimes.ort_rt import calibration_reader
+    from facelm.eval.infer.runtimes.ort_rt import calibration_reader
 
     model = onnx.load(str(src), load_external_data=False)
     name = model.graph.input[0].name

@@ -46,7 +46,7 @@ def onnx_info(src: Path, imgsz=None) -> ModelInfo:
     import onnx
 
     from facelm.core.contract import as_hw
-    from facelm.eval.artifact import describe
+    from facelm.eval.infer.artifact import describe
 
     try:
         m = onnx.load(str(src), load_external_data=False)
@@ -73,7 +73,7 @@ def adopt_onnx(src: Path, dst: Path, info: ModelInfo, images) -> dict:
     import onnx
 
     from facelm.compiler.rewrite import RewriteError, rewrite_packed, verify_rewrite
-    from facelm.eval.artifact import describe
+    from facelm.eval.infer.artifact import describe
 
     art = describe(src)
     if art.layout == LAYOUT_E2E:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facelm.compiler.verify import INT8_DRIFT_LIMIT, anchor_drift
-from facelm.eval.artifact import describe
-from facelm.eval.decode import DecodeOptions
+from facelm.eval.infer.artifact import describe
+from facelm.eval.infer.decode import DecodeOptions
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def guard_score(parent: Path, child: Path, ctx) -> dict:
     """Drift on decoded faces (and NME against labels when present), plus anchor drift. The
     float parent is evaluated once and reused by every attempt."""
     from facelm.compiler.verify import run_all
-    from facelm.eval.evaluate import drift, evaluate_path
+    from facelm.eval.metrics.evaluate import drift, evaluate_path
 
     ds, hw = ctx.guard_dataset(), ctx.info.imgsz
     results = {"parent": ctx.memo(("guard-eval", parent), lambda: evaluate_path(parent, ds, imgsz=hw)),
@@ -120,7 +120,7 @@ def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt,
     """make(out_path, calib_set, attempt) builds one attempt; the best lands at dst. The search
     ends at the first attempt that is enough (default: clean)."""
     enough = enough or clean
-    from facelm.eval.profile import relative_latency
+    from facelm.eval.cost.profile import relative_latency
 
     tried, best = [], None
     for i, a in enumerate(attempts):

@@ -100,7 +100,7 @@ class Context:
 
     def layout(self) -> str:
         """This build's output layout, as its ONNX records it."""
-        from facelm.eval.artifact import describe
+        from facelm.eval.infer.artifact import describe
 
         return self.memo(("layout", self.paths["onnx"]), lambda: describe(self.paths["onnx"]).layout)
 
@@ -119,7 +119,7 @@ class Context:
 
     @cached_property
     def _guard_ds(self):
-        from facelm.eval.datasets import load_dataset, spread
+        from facelm.eval.data.datasets import load_dataset, spread
         from facelm.eval.defaults import default_eval_data
 
         ds = load_dataset(self.opts.verify_data or default_eval_data())
@@ -130,8 +130,8 @@ class Context:
     def _verify_arrays(self):
         import numpy as np
 
-        from facelm.eval.datasets import spread
-        from facelm.eval.preprocess import preprocess, read_image
+        from facelm.eval.data.datasets import spread
+        from facelm.eval.infer.preprocess import preprocess, read_image
 
         imgs = [read_image(s.image) for s in spread(self._guard_ds.samples, VERIFY_POOL)]
         imgs = spread([i for i in imgs if i is not None], self.opts.verify_images)
@@ -186,7 +186,7 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
     if is_current(dst, key):
         ctx.paths[stage.name] = dst
         return StageResult(stage.name, dst, True, 0.0, read_manifest(dst).get("report", {}))
-    from facelm.eval.profile import peak_rss_mb, reset_peak_rss
+    from facelm.eval.cost.profile import peak_rss_mb, reset_peak_rss
 
     reset_peak_rss()
     t = time.perf_counter()

@@ -152,9 +152,9 @@ def rewrite_packed(src: Path, kpt_shape, nc: int, imgsz, tmp: Path):
 def clip_like_split(std: tuple, imgsz) -> tuple:
     """A packed head's standardised (boxes, scores, points) brought into the split head's range:
     boxes clipped to the input, each point's offset from its grid point clamped to KPT_REACH,
-    then points clipped to the input (core/head.py, eval/decode.py), so the two compare exactly."""
+    then points clipped to the input (core/head.py, eval/infer/decode.py), so the two compare exactly."""
     from facelm.core.head import KPT_REACH
-    from facelm.eval.decode import grid_points
+    from facelm.eval.infer.decode import grid_points
 
     boxes, scores, kp = std
     gx, gy = grid_points(len(boxes), tuple(imgsz))
@@ -169,7 +169,7 @@ def verify_rewrite(original: Path, rewritten: Path, spec, images: np.ndarray, to
     float, 0..1), the original's brought into the split head's range; RewriteError above tol."""
     import onnxruntime as ort
 
-    from facelm.eval.decode import standardise
+    from facelm.eval.infer.decode import standardise
 
     runs = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (original, rewritten)]
     worst = 0.0

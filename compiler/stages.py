@@ -84,7 +84,7 @@ def _tflite_int8_mixed(src: Path, ref: Path, dst: Path, ctx) -> dict:
 
 
 def _ort_int8(src: Path, ref: Path, dst: Path, ctx) -> dict:
-    from facelm.eval.profile import has_vnni
+    from facelm.eval.cost.profile import has_vnni
 
     reduce_range = not has_vnni()  # 7-bit weights avoid AVX2's u8 x s8 saturation; VNNI has none
 

@@ -8,9 +8,9 @@ import numpy as np
 
 from facelm.core.contract import LAYOUT, as_hw
 from facelm.core.errors import UserError
-from facelm.eval.artifact import describe
-from facelm.eval.decode import DecodeOptions, standardise
-from facelm.eval.runtimes import open_runtime
+from facelm.eval.infer.artifact import describe
+from facelm.eval.infer.decode import DecodeOptions, standardise
+from facelm.eval.infer.runtimes import open_runtime
 
 #: Max absolute difference on normalised coordinates and scores (0..1), per numeric kind and
 #: output. `face landmarks` are those of the anchors the parent scores as a face (FACE_SCORE,
@@ -84,7 +84,7 @@ def _max_diffs(a: list, b: list, imgsz: tuple) -> dict:
     """Largest absolute difference per output over all images (landmark x, y only; all anchors'
     at the stride-8 scale); face landmarks: None when the parent scores no anchor as a face (an
     untrained model)."""
-    from facelm.eval.decode import anchor_strides
+    from facelm.eval.infer.decode import anchor_strides
 
     out = {"boxes": 0.0, "scores": 0.0, "landmarks": 0.0, "face landmarks": None}
     for (pb, ps, pk), (cb, cs, ck) in zip(a, b):

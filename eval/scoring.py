@@ -12,12 +12,12 @@ from facelm.core.contract import QUANTISED_KINDS
 from facelm.core.errors import DataMismatchError, InputError, UserError, row_error
 from facelm.core.files import read_manifest
 from facelm.core.safe_load import check_sources, trusted
-from facelm.eval.artifact import Artifact, describe
-from facelm.eval.datasets import Dataset
-from facelm.eval.evaluate import EvalOptions, drift, evaluate, face_records
-from facelm.eval.profile import (LatencyOptions, current_rss_mb, file_mb, onnx_cost, peak_rss_mb, reset_peak_rss,
+from facelm.eval.infer.artifact import Artifact, describe
+from facelm.eval.data.datasets import Dataset
+from facelm.eval.metrics.evaluate import EvalOptions, drift, evaluate, face_records
+from facelm.eval.cost.profile import (LatencyOptions, current_rss_mb, file_mb, onnx_cost, peak_rss_mb, reset_peak_rss,
                           tflite_cost, time_interleaved, torch_cost)
-from facelm.eval.runtimes import open_runtime, runtimes_for
+from facelm.eval.infer.runtimes import open_runtime, runtimes_for
 from facelm.scores.records import ScoreRow
 
 
@@ -28,7 +28,7 @@ class ScoreOptions(EvalOptions):
     latency: LatencyOptions = LatencyOptions()
     imgsz: int | None = None  # for .pt files scored alone
     time_latency: bool = True  # False: accuracy and cost only (a sweep times every artifact together later)
-    scales: tuple = ()  # faces also scored shrunk by these factors into clutter (eval.scales), besides 1
+    scales: tuple = ()  # faces also scored shrunk by these factors into clutter (eval.data.scales), besides 1
 
     def __post_init__(self):
         super().__post_init__()
@@ -133,7 +133,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, scaled: d
 def _at_scale(job: _Job, art: Artifact, ds: Dataset, opts: ScoreOptions) -> dict:
     """The same artifact on the faces of one other scale: accuracy, misses, and what the scale
     means in this model's input pixels."""
-    from facelm.eval.scales import face_size_px
+    from facelm.eval.data.scales import face_size_px
 
     s = evaluate(job.rt, art, ds, opts, job.images).summary
     return {"nme": s.nme, "fr10": s.fr[0.10], "auc10": s.auc[0.10], "miss": round(100 * s.n_missed / max(s.n_faces, 1), 2),
@@ -142,7 +142,7 @@ def _at_scale(job: _Job, art: Artifact, ds: Dataset, opts: ScoreOptions) -> dict
 
 def _scaled(ds: Dataset, scales: tuple) -> dict:
     """The rendered face sets of every scale but 1, made (or read from the cache) once per run."""
-    from facelm.eval.scales import scaled_dataset
+    from facelm.eval.data.scales import scaled_dataset
 
     return {s: scaled_dataset(ds, s) for s in scales if s != 1}
 
@@ -196,7 +196,7 @@ def _runtime_of(parent: str, runtime: str) -> str:
 
 
 def _one_input(ds: Dataset, art: Artifact):
-    from facelm.eval.preprocess import preprocess, read_image
+    from facelm.eval.infer.preprocess import preprocess, read_image
 
     for s in ds.samples:
         img = read_image(s.image)
@@ -214,7 +214,7 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
                 runtimes: tuple | None = None, faces: list | None = None) -> list[ScoreRow]:
     """Score each file on each runtime that can run it (or only those named). A filter that
     leaves nothing to score is an error, not an empty table. faces: filled with one record per
-    labelled face and scored row (eval.evaluate.face_records), when given."""
+    labelled face and scored row (eval.metrics.evaluate.face_records), when given."""
     jobs, rows, ordered = [], {}, order_artifacts(paths)
     check_sources(ordered)  # a file naming code to run stops the run before any row (exit 2)
     for p in ordered:
@@ -226,7 +226,7 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
         raise UserError(f"no artifact among the {len(set(paths))} given runs on {', '.join(runtimes or ())}")
     preds, scaled = {}, _scaled(ds, opts.scales)
     if len(jobs) > 1:  # each image decoded once for all, before any job's memory is measured
-        from facelm.eval.evaluate import decode_all
+        from facelm.eval.metrics.evaluate import decode_all
 
         shared = decode_all([ds, *scaled.values()], DECODED_MB, opts.progress, opts.max_images)
         for j in jobs:
@@ -257,7 +257,7 @@ FACES = 100
 
 
 def regression_dataset():
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
 
     ds = load_dataset(default_eval_data())
@@ -279,7 +279,7 @@ def update_baselines(build: Path | None) -> str:
     """Rescore the built-in model's build one runtime at a time (as the per-runtime tests and
     tox environments do), rewrite the baselines, and say what moved."""
     from facelm.eval.defaults import BUILD, DEFAULT_MODEL
-    from facelm.eval.runtimes import REGISTRY
+    from facelm.eval.infer.runtimes import REGISTRY
     from facelm.scores.regression import write_baselines
     from facelm.scores.table import score_table
 

@@ -26,7 +26,7 @@ def _job_args(job: Job, folder: Path, opts: SweepOptions) -> tuple:
     lat = opts.latency if opts.latency_on == "worker" else None
     return (str(job.checkpoint), job.imgsz, tuple(opts.precisions), str(folder),
             str(opts.data) if opts.data else None, str(opts.calib_data) if opts.calib_data else None, opts.calib_n, lat,
-            tuple(opts.scales))
+            tuple(opts.scales), opts.threads)
 
 
 def _pool(todo: list, opts: SweepOptions, done):
@@ -52,7 +52,7 @@ def sweep(inputs, out: Path, opts: SweepOptions = SweepOptions()) -> tuple[list[
     with its error) and the report's files."""
     from facelm.core.progress import progress
 
-    from facelm.eval.profile import machine
+    from facelm.eval.cost.profile import machine
     from facelm.explore.report import write_report
 
     out = Path(out).absolute()
@@ -117,8 +117,8 @@ def _references(opts: SweepOptions) -> dict:
 def _time_on_driver(jobs, results, opts: SweepOptions, refs: dict) -> None:
     """Every artifact without a latency from this machine, timed together in interleaved rounds.
     With references, every artifact is timed again beside them: one run, one machine state."""
-    from facelm.eval.profile import machine
-    from facelm.eval.profile import time_artifacts
+    from facelm.eval.cost.profile import machine
+    from facelm.eval.cost.profile import time_artifacts
 
     cpu = machine()["cpu"]
     stale = {}
@@ -126,20 +126,22 @@ def _time_on_driver(jobs, results, opts: SweepOptions, refs: dict) -> None:
         folder, key, res, lat = results[job]
         for r in res.get("rows", []):
             have = lat.get(Path(r["artifact"]).name)
-            fresh = have and have.get("cpu") == cpu and have.get("opts") == asdict(opts.latency)
+            fresh = have and have.get("cpu") == cpu and have.get("opts") == asdict(opts.latency) \
+                and have.get("threads", 1) == opts.threads
             if r.get("error") is None and (refs or not fresh):
                 stale[Path(r["artifact"])] = job
     ok_refs = [p for p, pt in refs.items() if pt.error is None]
     if not stale and not ok_refs:
         return
-    timed = time_artifacts(list(stale) + ok_refs, 1, opts.latency, progress=opts.progress)
+    timed = time_artifacts(list(stale) + ok_refs, opts.threads, opts.latency, progress=opts.progress)
     for p in ok_refs:
         t = timed.get(p)
-        refs[p] = replace(refs[p], ms=_r(t.median_ms) if t else None, p90_ms=_r(t.p90_ms) if t else None, cpu=cpu)
+        refs[p] = replace(refs[p], ms=_r(t.median_ms) if t else None, p90_ms=_r(t.p90_ms) if t else None, cpu=cpu,
+                          threads=opts.threads)
     for path, job in stale.items():
         folder, key, res, lat = results[job]
         if path in timed:
-            lat[path.name] = {**asdict(timed[path]), "cpu": cpu, "opts": asdict(opts.latency)}
+            lat[path.name] = {**asdict(timed[path]), "cpu": cpu, "opts": asdict(opts.latency), "threads": opts.threads}
     for job in {j for j in stale.values()}:
         folder, key, res, lat = results[job]
         save_cached(folder, key, res, lat)
@@ -155,6 +157,7 @@ def _points(job: Job, folder, key, res: dict, lat: dict, opts: SweepOptions) -> 
         pts.append(SweepPoint(**base, precision=r["precision"], artifact=r["artifact"], kind=r["kind"], nme=r["nme"],
                               miss=r["miss"], drift=r["drift"], ms=_r(t.get("median_ms")), p90_ms=_r(t.get("p90_ms")),
                               size_mb=r["size_mb"], gflops=r["gflops"], cpu=t.get("cpu") or res.get("cpu", ""),
+                              threads=t.get("threads", 1),
                               error=r["error"], scales=r.get("scales") or {}))
     return pts
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from facelm.core.errors import UserError, row_error
 from facelm.core.files import fingerprint, read_manifest, sha256, write_json_atomic
-from facelm.eval.profile import LatencyOptions
+from facelm.eval.cost.profile import LatencyOptions
 from facelm.explore.pareto import MAX_MISS, Budgets
 
 #: precision -> the PIPELINE stage that makes it (the phone ships TFLite; int8 is full integer)
@@ -32,8 +32,9 @@ class SweepOptions:
     ray: str | None = None              # None: local process pool; "auto", "local" or host:port
     latency_on: str = "driver"          # or "worker" (labelled with the worker's CPU)
     latency: LatencyOptions | None = LatencyOptions()  # None: no timing
+    threads: int = 1                    # the thread count latency is timed at (the fronts' axis)
     progress: bool = True
-    scales: tuple = ()                  # faces also scored shrunk by these factors (eval.scales)
+    scales: tuple = ()                  # faces also scored shrunk by these factors (eval.data.scales)
     references: tuple = ()              # foreign files scored and timed beside the candidates
     max_miss: float = MAX_MISS          # percent of faces; above it an artifact competes for nothing
 
@@ -95,7 +96,7 @@ def job_key(job: Job, digest: str, opts: SweepOptions) -> dict:
 
 
 def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: str | None, calib_data: str | None,
-            calib_n: int, latency: LatencyOptions | None = None, scales: tuple = ()) -> dict:
+            calib_n: int, latency: LatencyOptions | None = None, scales: tuple = (), threads: int = 1) -> dict:
     """Compile one checkpoint at one size and score its artifacts (accuracy and cost; latency
     too when `latency` is given, on this machine). Returns plain data; never raises."""
     from facelm.core.offline import prepare
@@ -104,18 +105,19 @@ def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: 
     t0 = time.perf_counter()
     try:
         rows, cpu, lat = _compile_and_score(Path(checkpoint), imgsz, precisions, Path(out_dir), data, calib_data,
-                                            calib_n, latency, scales)
+                                            calib_n, latency, scales, threads)
         return {"rows": rows, "latency": lat, "cpu": cpu, "seconds": round(time.perf_counter() - t0, 1)}
     except Exception as e:  # noqa: BLE001  a failing job is a row, not a crash
         return {"error": row_error(e), "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib_data, calib_n, latency, scales=()):
+def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib_data, calib_n, latency, scales=(),
+                       threads: int = 1):
     from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
-    from facelm.eval.profile import machine
-    from facelm.eval.profile import time_artifacts
+    from facelm.eval.cost.profile import machine
+    from facelm.eval.cost.profile import time_artifacts
     from facelm.eval.scoring import ScoreOptions, score_paths
 
     opts = CompileOptions(imgsz=imgsz, targets=tuple(PRECISION_STAGE[p] for p in precisions), verify_data=data,
@@ -131,7 +133,8 @@ def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib
     rows = score_paths(arts, ds, ScoreOptions(threads=(1,), time_latency=False, progress=False, scales=scales), ("tflite",))
     lat = {}
     if latency is not None:
-        lat = {Path(p).name: asdict(t) for p, t in time_artifacts(arts, 1, latency, progress=False).items()}
+        lat = {Path(p).name: {**asdict(t), "threads": threads}
+               for p, t in time_artifacts(arts, threads, latency, progress=False).items()}
     return [{**asdict(r), "precision": precision_of[r.artifact]} for r in rows], machine()["cpu"], lat
 
 

@@ -22,7 +22,8 @@ class SweepPoint:
     nme: float | None = None  # percent
     miss: float | None = None
     drift: float | None = None
-    ms: float | None = None   # the inference call alone, 1 thread
+    ms: float | None = None   # the inference call alone, at `threads`
+    threads: int = 1
     p90_ms: float | None = None
     size_mb: float | None = None
     gflops: float | None = None

@@ -13,8 +13,8 @@ from facelm.explore.pareto import SweepPoint
 def check_references(paths) -> tuple[Path, ...]:
     """The files named by --reference, each one readable as a model this evaluator decodes;
     anything else is one line naming the option, the file and the problem."""
-    from facelm.eval.artifact import describe
-    from facelm.eval.runtimes import runtimes_for
+    from facelm.eval.infer.artifact import describe
+    from facelm.eval.infer.runtimes import runtimes_for
 
     out = []
     for p in map(Path, paths):
@@ -40,10 +40,10 @@ def precision_of(kind: str) -> str:
 def score_reference(path: Path, data, scales: tuple) -> SweepPoint:
     """Accuracy and cost of one reference file on the sweep's faces (latency comes with the
     candidates'). A file that fails to run is a row with its error."""
-    from facelm.eval.artifact import describe
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.infer.artifact import describe
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
-    from facelm.eval.runtimes import runtimes_for
+    from facelm.eval.infer.runtimes import runtimes_for
     from facelm.eval.scoring import ScoreOptions, score_paths
 
     art = describe(path)

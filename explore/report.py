@@ -44,8 +44,14 @@ def table(points: list[SweepPoint], fmt: str = "simple") -> str:
     scales = sorted({k for p in points for k in p.scales}, key=float, reverse=True)
     extra = [(k, m) for k in scales for m in ("nme", "miss")]
     body = [[_cell(p, c) for c, _ in cols] + [p.scales.get(k, {}).get(m, "") for k, m in extra] for p in points]
-    return tabulate(body, headers=[h for _, h in cols] + [f"{'NME' if m == 'nme' else 'miss'}% @{k} ↓" for k, m in extra],
+    heads = [h.replace("1t", f"{_threads(points)}t") if c == "ms" else h for c, h in cols]
+    return tabulate(body, headers=heads + [f"{'NME' if m == 'nme' else 'miss'}% @{k} ↓" for k, m in extra],
                     tablefmt=fmt, floatfmt="g")
+
+
+def _threads(points: list[SweepPoint]) -> int:
+    """The thread count the sweep timed at (sweep --threads)."""
+    return next((p.threads for p in points if p.ms is not None), 1)
 
 
 def excluded(points: list[SweepPoint], max_miss: float) -> str:
@@ -63,7 +69,9 @@ def write_report(points: list[SweepPoint], budgets: Budgets, out: Path, machine:
                  max_miss: float = MAX_MISS) -> dict:
     """Every file of the report; returns their paths."""
     out = Path(out)
-    cpu = f"latency: the inference call alone, 1 thread, on {machine.get('cpu')} ({', '.join(machine.get('features') or [])})"
+    n = _threads(points)
+    cpu = f"latency: the inference call alone, {n} thread{'s' * (n > 1)}, on {machine.get('cpu')} " \
+          f"({', '.join(machine.get('features') or [])})"
     files = {"json": out / "sweep.json", "md": out / "sweep.md", "csv": out / "sweep.csv", "png": out / "pareto.png"}
     write_json_atomic(files["json"], {"machine": machine, "budgets": asdict(budgets), "max_miss": max_miss,
                                       "best": asdict(b) if (b := best_under(points, budgets)) and budgets else None,
@@ -92,7 +100,8 @@ def plot(points: list[SweepPoint], path: Path, budgets: Budgets, caption: str) -
 
     ok = [p for p in points if p.error is None and p.nme is not None]
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    for ax, x, flag, xlabel, limit in ((axes[0], "ms", "front_ms", "latency, ms (1 thread)", budgets.ms),
+    n = _threads(points)
+    for ax, x, flag, xlabel, limit in ((axes[0], "ms", "front_ms", f"latency, ms ({n} thread{'s' * (n > 1)})", budgets.ms),
                                        (axes[1], "size_mb", "front_mb", "size, MB", budgets.mb)):
         _scatter(ax, ok, x)
         fr = sorted((p for p in ok if getattr(p, flag)), key=lambda p: getattr(p, x))

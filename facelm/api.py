@@ -100,11 +100,11 @@ def score(sources=None, *, data=None, runtimes=None, latency: bool = True, threa
     """Score artifacts (paths, or Builds: every artifact of each) on every runtime that can run
     them; None scores every build under build/. data: the faces (default: the default
     evaluation faces); latency=False (or latency_runs=0) for accuracy and cost alone."""
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
-    from facelm.eval.profile import LatencyOptions, machine, thread_counts
-    from facelm.eval.runtimes import check_names
-    from facelm.eval.scales import check_scales
+    from facelm.eval.cost.profile import LatencyOptions, machine, thread_counts
+    from facelm.eval.infer.runtimes import check_names
+    from facelm.eval.data.scales import check_scales
     from facelm.eval.scoring import ScoreOptions, artifacts_to_score, find_artifacts, score_paths
 
     files = []
@@ -127,8 +127,8 @@ def score(sources=None, *, data=None, runtimes=None, latency: bool = True, threa
 def predict(model, images, out, *, conf: float | None = None) -> dict:
     """Write the challenge's 51-point .pts text files for images (a folder or a list file) into
     out: {'written': n, 'unreadable': [paths]}."""
-    from facelm.eval.decode import DecodeOptions
-    from facelm.eval.predict import predict as run
+    from facelm.eval.infer.decode import DecodeOptions
+    from facelm.eval.infer.predict import predict as run
 
     return run(Path(model), Path(images), Path(out), DecodeOptions(conf=conf) if conf is not None else DecodeOptions())
 
@@ -165,7 +165,7 @@ def inspect(target=None, *, data=None, faces: int = 32, top: int = 15) -> list[s
     """Where INT8 error comes from, tensor by tensor: the texts printed for each quantised
     artifact of target (a build folder or one file); .inspect.json/.csv/.png beside each."""
     from facelm.eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
-    from facelm.eval.quant_report import inspect_target
+    from facelm.eval.quant.report import inspect_target
 
     return list(inspect_target(Path(target) if target else BUILD / DEFAULT_MODEL.stem,
                                _path(data) or default_eval_data(), faces, top))

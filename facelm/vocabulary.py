@@ -112,7 +112,7 @@ def out(default, help_: str = "Where to write.", **kw):
 
 
 def _threads(ctx, param, value):
-    from facelm.eval.profile import thread_counts
+    from facelm.eval.cost.profile import thread_counts
 
     try:
         return thread_counts(value)

@@ -21,7 +21,7 @@ class Drawer:
     """Runs artifacts on labelled images and draws one face's points, reference against child."""
 
     def __init__(self, data, out_dir: Path):
-        from facelm.eval.datasets import load_dataset
+        from facelm.eval.data.datasets import load_dataset
 
         self.ds = load_dataset(data) if data and Path(data).exists() else None
         self.samples = {str(s.image): s for s in self.ds.samples} if self.ds else {}
@@ -36,11 +36,11 @@ class Drawer:
         return self._found[key]
 
     def _match(self, artifact: str, runtime: str, sample, img):
-        from facelm.eval.artifact import describe
-        from facelm.eval.evaluate import point_mapping
-        from facelm.eval.infer import detect
-        from facelm.eval.metrics import match
-        from facelm.eval.runtimes import open_runtime
+        from facelm.eval.infer.artifact import describe
+        from facelm.eval.metrics.evaluate import point_mapping
+        from facelm.eval.infer.image import detect
+        from facelm.eval.metrics.nme import match
+        from facelm.eval.infer.runtimes import open_runtime
 
         if (artifact, runtime) not in self._rts:
             art = describe(Path(artifact))
@@ -54,7 +54,7 @@ class Drawer:
     def draw(self, rec: dict, reference: tuple | None, name: str) -> dict:
         """rec: a faces.csv record; reference: (artifact, runtime) of the float parent, or None
         for ground truth. Returns the figure's entry (its file, or why it could not be drawn)."""
-        from facelm.eval.preprocess import read_image
+        from facelm.eval.infer.preprocess import read_image
 
         entry = {**rec, "name": Path(rec["image"]).name, "file": None, "problem": None}
         sample = self.samples.get(rec["image"])

@@ -84,7 +84,7 @@ def _galleries(inp: ReportInputs, tmp: Path, n: int) -> list[dict]:
 
 def _parent_row(row, scored: set) -> tuple | None:
     """The float parent's (artifact, runtime), as the evaluator paired them for drift."""
-    from facelm.eval.runtimes import runtimes_for
+    from facelm.eval.infer.runtimes import runtimes_for
 
     for art, rt in scored:
         if row.parent and Path(art).resolve() == Path(row.parent):
@@ -95,7 +95,7 @@ def _parent_row(row, scored: set) -> tuple | None:
 
 
 def _inspect(rep: dict, tmp: Path) -> dict:
-    from facelm.eval.quant_report import sqnr_plot
+    from facelm.eval.quant.report import sqnr_plot
 
     png = sqnr_plot(rep, tmp / f"inspect_{rep['artifact']}.png")
     top = [{"op": t["op"], "depth": t["depth"], "sqnr": t["sqnr_db"], "rmse": t["rmse_steps"],

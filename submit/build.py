@@ -109,8 +109,8 @@ def requirements(mods: set[str]) -> list[str]:
 
 def build_package(src: Path, out: Path, which: str | None = None, zip_it: bool = True) -> Path:
     """Write the submission folder (and out.zip); returns the folder."""
-    from facelm.eval.artifact import describe
-    from facelm.eval.decode import DecodeOptions
+    from facelm.eval.infer.artifact import describe
+    from facelm.eval.infer.decode import DecodeOptions
 
     tfl = pick_tflite(src, which)
     art = describe(tfl)

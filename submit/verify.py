@@ -48,7 +48,7 @@ def fresh_env(folder: Path, work: Path) -> Path:
 
 def default_images(n: int = 8) -> list[Path]:
     """The first n of the default evaluation faces."""
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
 
     return [s.image for s in load_dataset(default_eval_data()).samples][:n]
@@ -78,7 +78,7 @@ def verify_package(folder: Path, images: list[Path]) -> dict:
 
 
 def _read_outputs(images, out: Path) -> dict:
-    from facelm.eval.datasets import parse_pts
+    from facelm.eval.data.datasets import parse_pts
 
     res = {}
     for p in images:
@@ -98,9 +98,9 @@ def _read_outputs(images, out: Path) -> dict:
 
 def _reference(model: Path, images) -> dict:
     """The evaluator's faces for the same model and images, in the writer's order."""
-    from facelm.eval.artifact import describe
-    from facelm.eval.runtimes import open_runtime
-    from facelm.eval.writer import predict_faces
+    from facelm.eval.infer.artifact import describe
+    from facelm.eval.infer.runtimes import open_runtime
+    from facelm.eval.infer.writer import predict_faces
 
     spec = describe(model).spec
     rt = open_runtime(model, threads=1, runtime="tflite")

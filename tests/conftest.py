@@ -80,6 +80,19 @@ def default_build(default_model, tmp_path_factory):
     return out
 
 
+def cli_here(*args, env=None):
+    """The CLI in this process, through click's CliRunner: (exit code, stdout, stderr). For usage
+    and argument checks; a run that trains or exports with ultralytics, or needs a process of its
+    own (no network, a clean import state), uses run_cli."""
+    from click.testing import CliRunner
+
+    from facelm.cli import main
+    from facelm.core.safe_load import TRUST_ENV
+
+    r = CliRunner().invoke(main, [str(a) for a in args], env={TRUST_ENV: None, **(env or {})})
+    return r.exit_code, r.stdout, r.stderr
+
+
 def run_cli(*args, timeout=900, env=None, prefix=()):
     """Run cli.py in a fresh process: (exit code, stdout, stderr)."""
     e = dict(os.environ, **(env or {}))

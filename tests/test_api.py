@@ -9,19 +9,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import facelm
 from facelm.core.errors import UserError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_here
 
 
-def cli(*args):
-    """(exit code, stdout, stderr) of the CLI run in this process."""
-    from facelm.cli import main
-
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    return r.exit_code, r.stdout, r.stderr
+cli = cli_here
 
 
 def test_one_import_name_and_its_version():

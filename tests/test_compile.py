@@ -9,8 +9,8 @@ import pytest
 from facelm.core.files import read_manifest, sha256
 from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
 from facelm.compiler.verify import TOLERANCES
-from facelm.eval.artifact import describe
-from tests.conftest import run_cli
+from facelm.eval.infer.artifact import describe
+from tests.conftest import cli_here, run_cli
 
 pytestmark = pytest.mark.converter
 FLOAT = ("onnx", "sim", "saved_model", "tflite_fp32", "tflite_fp16")
@@ -110,7 +110,7 @@ def _split_head_matches_ultralytics(ckpt):
 
     from facelm.core.checkpoint import load_pose_checkpoint
     from facelm.core.head import SplitPoseModel
-    from facelm.eval.decode import ModelSpec, standardise
+    from facelm.eval.infer.decode import ModelSpec, standardise
 
     model, info = load_pose_checkpoint(ckpt)
     x = torch.rand(1, 3, *info.imgsz)
@@ -191,11 +191,11 @@ def _one_line_error(code, err, *words):
 
 
 def test_missing_and_corrupt_checkpoints(tmp_path):
-    code, _, err = run_cli("compile", tmp_path / "nope.pt", "--out", tmp_path / "o1")
+    code, _, err = cli_here("compile", tmp_path / "nope.pt", "--out", tmp_path / "o1")
     _one_line_error(code, err, "nope.pt", "no such")
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"PK\x03\x04 not really a checkpoint")
-    code, _, err = run_cli("compile", bad, "--out", tmp_path / "o2")
+    code, _, err = cli_here("compile", bad, "--out", tmp_path / "o2")
     _one_line_error(code, err, "broken.pt", "not a readable")
     assert not any((tmp_path / "o2").glob("*.onnx"))
 
@@ -203,7 +203,7 @@ def test_missing_and_corrupt_checkpoints(tmp_path):
 def test_truncated_checkpoint(tiny51, tmp_path):
     cut = tmp_path / "cut.pt"
     cut.write_bytes(tiny51.read_bytes()[: tiny51.stat().st_size // 2])
-    code, _, err = run_cli("compile", cut, "--out", tmp_path / "o")
+    code, _, err = cli_here("compile", cut, "--out", tmp_path / "o")
     _one_line_error(code, err, "cut.pt")
 
 
@@ -215,12 +215,12 @@ def test_not_a_pose_model(tmp_path):
 
     det = tmp_path / "det.pt"
     torch.save({"model": DetectionModel(scaled_config(0.125, "yolov8n.yaml"), nc=1, verbose=False).half(), "train_args": {"imgsz": 64}}, det)
-    code, _, err = run_cli("compile", det, "--out", tmp_path / "o")
+    code, _, err = cli_here("compile", det, "--out", tmp_path / "o")
     _one_line_error(code, err, "det.pt", "not a pose model")
 
 
 def test_bad_imgsz_and_unwritable_out(tiny51, tmp_path):
-    code, _, err = run_cli("compile", tiny51, "--imgsz", "100", "--out", tmp_path / "o")
+    code, _, err = cli_here("compile", tiny51, "--imgsz", "100", "--out", tmp_path / "o")
     _one_line_error(code, err, "100", "multiple")
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -233,7 +233,7 @@ def test_bad_imgsz_and_unwritable_out(tiny51, tmp_path):
             target = tmp_path / "afile" / "out"
         else:
             target = ro / "out"
-        code, _, err = run_cli("compile", tiny51, "--out", target)
+        code, _, err = cli_here("compile", tiny51, "--out", target)
         _one_line_error(code, err, "out")
     finally:
         ro.chmod(0o700)

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facelm.eval.datasets import DatasetError, load_dataset, parse_pts
+from facelm.eval.data.datasets import DatasetError, load_dataset, parse_pts
 
 
 def _pts(points, header=True):

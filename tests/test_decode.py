@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from facelm.eval.decode import DecodeOptions, ModelSpec, decode
-from facelm.eval.preprocess import letterbox, preprocess
+from facelm.eval.infer.decode import DecodeOptions, ModelSpec, decode
+from facelm.eval.infer.preprocess import letterbox, preprocess
 
 
 def _outputs(n=50, k=51, hw=(96, 128), seed=0):
@@ -84,7 +84,7 @@ def test_letterbox_round_trip_and_ultralytics_equality():
 def test_anchor_offsets_decode_like_absolute_landmarks():
     """The split head's offsets from each anchor's grid point, plus the grid point in float,
     give the same faces as absolute landmarks."""
-    from facelm.eval.decode import grid_points
+    from facelm.eval.infer.decode import grid_points
 
     hw, k = (96, 128), 51
     n = sum((96 // s) * (128 // s) for s in (8, 16, 32))

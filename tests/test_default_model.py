@@ -11,10 +11,10 @@ from facelm.eval.defaults import DEFAULT_MODEL, MODELS
 @pytest.mark.shared_data
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_builtin_model_scores_as_its_card_says(name, faces):
-    from facelm.eval.artifact import describe
-    from facelm.eval.datasets import load_dataset
-    from facelm.eval.evaluate import EvalOptions, evaluate
-    from facelm.eval.runtimes import open_runtime
+    from facelm.eval.infer.artifact import describe
+    from facelm.eval.data.datasets import load_dataset
+    from facelm.eval.metrics.evaluate import EvalOptions, evaluate
+    from facelm.eval.infer.runtimes import open_runtime
 
     model = MODELS[name]
     card = json.loads(model.with_suffix(".card.json").read_text())

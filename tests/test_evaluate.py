@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from facelm.eval.artifact import describe
-from facelm.eval.datasets import load_dataset
-from facelm.eval.evaluate import EvalOptions, evaluate
-from facelm.eval.runtimes import open_runtime
+from facelm.eval.infer.artifact import describe
+from facelm.eval.data.datasets import load_dataset
+from facelm.eval.metrics.evaluate import EvalOptions, evaluate
+from facelm.eval.infer.runtimes import open_runtime
 from tests.conftest import run_cli
 
 
@@ -38,8 +38,8 @@ print(json.dumps(out))
 @pytest.mark.pytorch
 @pytest.mark.shared_data
 def test_pytorch_runtime_equals_ultralytics_predict(default_model, faces):
-    from facelm.eval.decode import decode
-    from facelm.eval.preprocess import preprocess, read_image
+    from facelm.eval.infer.decode import decode
+    from facelm.eval.infer.preprocess import preprocess, read_image
     from tests.conftest import run_python
 
     art = describe(default_model)
@@ -80,7 +80,7 @@ def test_gflops_agree_with_ultralytics_thop(tiny_build, tiny51):
     import thop  # the counter ultralytics' get_flops uses
 
     from facelm.core.checkpoint import load_pose_checkpoint
-    from facelm.eval.profile import onnx_cost, tflite_cost
+    from facelm.eval.cost.profile import onnx_cost, tflite_cost
 
     out, _ = tiny_build
     model, info = load_pose_checkpoint(tiny51)

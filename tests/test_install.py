@@ -87,7 +87,7 @@ def test_compile_score_and_package_the_tiny_model(installed, tiny51, faces):
     assert {Path(r["artifact"]).name for r in rows} >= {"tiny51_int8.tflite", "tiny51.sim.onnx"}
     assert all(r["error"] is None and not r["latency_ms"] for r in rows)
     _ok([venv_bin / "facelm", "package", "build/tiny51", "--out", "sub"], cwd=work, env=env)
-    assert (work / "sub" / "run_model.py").is_file() and (work / "sub" / "vendor" / "facelm" / "eval" / "decode.py").is_file()
+    assert (work / "sub" / "run_model.py").is_file() and (work / "sub" / "vendor" / "facelm" / "eval" / "infer" / "decode.py").is_file()
 
 
 def test_readme_api_example_from_another_folder(installed, default_build):

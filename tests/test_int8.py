@@ -38,8 +38,8 @@ def test_a_pass_that_loses_marginal_faces_searches_on_and_a_pass_outranks_fewer_
 
 def test_a_face_the_parent_is_sure_of_counts_when_lost_a_marginal_one_does_not():
     from facelm.compiler.guard import SURE_MARGIN, lost_sure_faces
-    from facelm.eval.decode import DecodeOptions, Face
-    from facelm.eval.evaluate import EvalResult
+    from facelm.eval.infer.decode import DecodeOptions, Face
+    from facelm.eval.metrics.evaluate import EvalResult
 
     def face(score):
         return Face(np.zeros(4), score, 0, np.zeros((51, 2)), np.ones(51))
@@ -59,7 +59,7 @@ def _inspect_json(folder, artifact):
 
 
 def test_inspect_a_tiny_build(tiny_build, faces, tmp_path):
-    from facelm.eval.quant_error import _activations, _open
+    from facelm.eval.quant.error import _activations, _open
 
     src, _ = tiny_build
     build = tmp_path / "b"
@@ -97,8 +97,8 @@ def _perturb_conv(src, dst, out_channels):
 
 
 def test_a_perturbed_int8_weight_is_ranked_first(tiny_build, faces, tmp_path):
-    from facelm.eval.quant_report import face_inputs, inspect_one
-    from facelm.eval.quant_error import tensor_key
+    from facelm.eval.quant.report import face_inputs, inspect_one
+    from facelm.eval.quant.error import tensor_key
 
     src, _ = tiny_build
     bad = tmp_path / "tiny51_int8.tflite"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from facelm.eval.landmarks import FLIP51, FLIP68, canonical_indices, common_points, normaliser
+from facelm.eval.data.landmarks import FLIP51, FLIP68, canonical_indices, common_points, normaliser
 
 
 def test_flip_indices_are_involutions():

@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from facelm.eval.infer import Timing, raw_outputs
-from facelm.eval.profile import LatencyOptions, time_interleaved
-from facelm.eval.runtimes import BaseRuntime
+from facelm.eval.infer.image import Timing, raw_outputs
+from facelm.eval.cost.profile import LatencyOptions, time_interleaved
+from facelm.eval.infer.runtimes import BaseRuntime
 from tests.conftest import run_cli
 
 INVOKE_S, FEED_S, FETCH_S = 0.004, 0.003, 0.001

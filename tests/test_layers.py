@@ -163,3 +163,33 @@ def test_packages_are_all_installed_by_setup():
     text = (ROOT / "setup.py").read_text()
     assert all(f'"{p}' in text for p in PACKAGES)
     assert importlib.util.find_spec("setuptools") is not None
+
+
+#: eval's sub-packages, bottom up: each imports only those listed for it (and core, scores, models).
+EVAL_LAYERS = {"data": set(), "infer": {"data"}, "metrics": {"data", "infer"}, "cost": {"data", "infer"},
+               "quant": {"data", "infer", "metrics"}}
+
+
+def test_eval_is_split_by_job_and_layered():
+    out = []
+    for sub, allowed in EVAL_LAYERS.items():
+        for f in sorted((ROOT / "eval" / sub).rglob("*.py")):
+            for m in sorted(imports(f)):
+                parts = m.split(".")
+                if parts[0] != "eval" or len(parts) < 2 or parts[1] == sub:
+                    continue
+                if parts[1] not in allowed:
+                    out.append(f"{f.relative_to(ROOT)} imports eval.{parts[1]}")
+    assert out == []
+    loose = sorted(p.name for p in (ROOT / "eval").glob("*.py") if p.name != "__init__.py")
+    assert loose == ["defaults.py", "scoring.py"]  # the loop that joins the jobs, and the defaults
+
+
+def test_each_eval_package_exports_what_it_says():
+    import importlib
+
+    for sub in EVAL_LAYERS:
+        pkg = importlib.import_module(f"facelm.eval.{sub}")
+        doc = (pkg.__doc__ or "").strip().splitlines()
+        assert len(doc) == 2, sub  # two lines say what it holds
+        assert pkg.__all__ and all(getattr(pkg, name) is not None for name in pkg.__all__), sub

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from facelm.eval.metrics import auc, face_nme, match, summarise
+from facelm.eval.metrics.nme import auc, face_nme, match, summarise
 
 
 def reference_nme(pred, gt, d):

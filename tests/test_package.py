@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from facelm.eval.decode import DecodeOptions
+from facelm.eval.infer.decode import DecodeOptions
 from facelm.submit.build import build_package, third_party_imports
 from facelm.submit.verify import SubmissionError, verify_package
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
 
     return [s.image for s in load_dataset(default_eval_data()).samples][:4]
@@ -36,14 +36,16 @@ def test_package_contents(package):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parent.parent
-    assert (package / "vendor/facelm/eval/decode.py").read_text() == (repo / "eval/decode.py").read_text()
+    assert (package / "vendor/facelm/eval/infer/decode.py").read_text() == (repo / "eval/infer/decode.py").read_text()
     # by rule: what the runner reaches through its imports, each package's __init__ with it
     vendored = sorted(p.relative_to(package / "vendor").as_posix() for p in (package / "vendor").rglob("*.py"))
     assert vendored == ["facelm/__init__.py", "facelm/core/__init__.py", "facelm/core/contract.py",
-                        "facelm/core/errors.py", "facelm/core/files.py", "facelm/eval/__init__.py",
-                        "facelm/eval/decode.py", "facelm/eval/infer.py", "facelm/eval/landmarks.py",
-                        "facelm/eval/preprocess.py", "facelm/eval/runtimes/__init__.py",
-                        "facelm/eval/runtimes/tflite_rt.py", "facelm/eval/writer.py"]
+                        "facelm/core/errors.py", "facelm/core/files.py", "facelm/core/lazy.py",
+                        "facelm/eval/__init__.py", "facelm/eval/data/__init__.py", "facelm/eval/data/images.py",
+                        "facelm/eval/data/landmarks.py", "facelm/eval/infer/__init__.py",
+                        "facelm/eval/infer/decode.py", "facelm/eval/infer/image.py",
+                        "facelm/eval/infer/preprocess.py", "facelm/eval/infer/runtimes/__init__.py",
+                        "facelm/eval/infer/runtimes/tflite_rt.py", "facelm/eval/infer/writer.py"]
     cfg = json.loads(package.joinpath("model.json").read_text())
     assert cfg["source"] == "tiny51_int8.tflite" and cfg["kind"] == "int8-int8-io"  # read from the tensors
     assert (cfg["conf"], cfg["iou"]) == (DecodeOptions().conf, DecodeOptions().iou)
@@ -69,7 +71,7 @@ def test_verify_on_a_trained_model_compares_real_landmarks(default_build, tmp_pa
 def test_verify_catches_landmarks_that_moved(default_build, tmp_path, images):
     """A submission whose writer shifts every point by one pixel fails (the check can fail)."""
     pkg = build_package(default_build, tmp_path / "sub", "tflite_int8")
-    writer = pkg / "vendor" / "facelm" / "eval" / "writer.py"
+    writer = pkg / "vendor" / "facelm" / "eval" / "infer" / "writer.py"
     writer.write_text(writer.read_text().replace('f"{x:.3f} {y:.3f}"', 'f"{x + 1:.3f} {y:.3f}"'))
     with pytest.raises(SubmissionError, match="landmarks differ from the evaluator's by 1.0"):
         verify_package(pkg, images[:2])
@@ -90,7 +92,7 @@ def test_missing_requirement_fails(package, images):
 
 def test_broken_import_fails(package, images):
     run = package / "run_model.py"
-    run.write_text(run.read_text().replace("from facelm.eval.writer import", "from facelm.eval.writers import"))
+    run.write_text(run.read_text().replace("from facelm.eval.infer.writer import", "from facelm.eval.writers import"))
     with pytest.raises(SubmissionError, match="eval.writers"):
         verify_package(package, images)
 

@@ -1,7 +1,7 @@
 """`predict`: the challenge's text files, one per image, the same way as the submission runner."""
 import numpy as np
 
-from facelm.eval.datasets import parse_pts
+from facelm.eval.data.datasets import parse_pts
 from tests.conftest import run_cli
 
 

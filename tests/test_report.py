@@ -19,8 +19,8 @@ N = 4
 @pytest.fixture(scope="module")
 def scored(default_build, faces, tmp_path_factory):
     """The built-in model's build scored on 40 AFW images (no timing), inspect run on its int8."""
-    from facelm.eval.datasets import load_dataset
-    from facelm.eval.quant_report import inspect_target
+    from facelm.eval.data.datasets import load_dataset
+    from facelm.eval.quant.report import inspect_target
     from facelm.eval.scoring import ScoreOptions, find_artifacts, score_paths
     from facelm.scores.table import write_scores
 

@@ -7,12 +7,11 @@ import os
 import pickle
 
 import pytest
-from click.testing import CliRunner
 
 from facelm.core.errors import UserError
 from facelm.core.safe_load import (TRUST_ENV, RefusedFileError, check_checkpoint, check_onnx, checkpoint_globals,
                             load_checkpoint_dict, load_mode)
-from tests.conftest import ROOT, run_python
+from tests.conftest import ROOT, cli_here, run_python
 from tests.tiny import make_tiny_pose
 
 
@@ -56,11 +55,9 @@ def evil(tmp_path_factory, tiny51):
 
 
 def _cli(*args):
-    """The CLI in process, its trust switch restored afterwards: (exit code, output)."""
-    from facelm.cli import main
-
-    r = CliRunner().invoke(main, [str(a) for a in args], env={TRUST_ENV: None})
-    return r.exit_code, r.output
+    """The CLI in process, its trust switch restored afterwards: (exit code, all it printed)."""
+    code, out, err = cli_here(*args)
+    return code, out + err
 
 
 @pytest.mark.parametrize("name", ["system", "exec", "hidden"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facelm.core.errors import UserError
-from facelm.eval.scales import check_scales, place, scaled_dataset
+from facelm.eval.data.scales import check_scales, place, scaled_dataset
 from tests.conftest import run_cli
 
 
@@ -39,7 +39,7 @@ def tiny_set(tmp_path):
     """Six synthetic labelled images (68 points each) as a .pts folder."""
     import cv2
 
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
 
     rng = np.random.default_rng(0)
     for i in range(6):
@@ -81,7 +81,7 @@ def test_runs_side_by_side_render_the_same_set_once(tiny_set, tmp_path):
     import shutil
     import time
 
-    from facelm.eval.scales import STALE_S
+    from facelm.eval.data.scales import STALE_S
 
     folder = scaled_dataset(tiny_set, 0.7, cache=tmp_path / "c").samples[0].image.parent
     shutil.rmtree(folder)
@@ -94,7 +94,7 @@ def test_runs_side_by_side_render_the_same_set_once(tiny_set, tmp_path):
 
 
 def test_unlabelled_images_cannot_be_scaled(tmp_path):
-    from facelm.eval.datasets import Dataset
+    from facelm.eval.data.datasets import Dataset
 
     with pytest.raises(UserError, match="needs labelled faces"):
         scaled_dataset(Dataset("imgs", tmp_path, [], None), 0.5)
@@ -119,7 +119,7 @@ def test_a_scene_with_no_labelled_face_counts_false_positives(default_model, fac
     finds there is a false positive (per image), not a miss and not dropped."""
     import shutil
 
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
 
     src = load_dataset(faces / "afw").samples[:2]
     (tmp_path / "images").mkdir()
@@ -143,7 +143,7 @@ def test_a_scene_with_no_labelled_face_counts_false_positives(default_model, fac
 
 def test_training_copies_shrunk_into_clutter(tiny_set, tmp_path):
     """train --zoom-out: each factor adds every training face again, from the same renderer."""
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.train.yolo_data import build_yolo_dataset
 
     src = tiny_set.root
@@ -172,12 +172,12 @@ def test_training_copies_shrunk_into_clutter(tiny_set, tmp_path):
 @pytest.mark.pytorch
 @pytest.mark.shared_data
 def test_images_decoded_once_for_several_artifacts_score_the_same(default_model, faces):
-    """score with several artifacts decodes each image once for all of them (eval.evaluate.
+    """score with several artifacts decodes each image once for all of them (eval.metrics.evaluate.
     decode_all): read-only arrays, within the memory budget, and the same predictions."""
-    from facelm.eval.artifact import describe
-    from facelm.eval.datasets import load_dataset
-    from facelm.eval.evaluate import EvalOptions, decode_all, evaluate
-    from facelm.eval.runtimes import open_runtime
+    from facelm.eval.infer.artifact import describe
+    from facelm.eval.data.datasets import load_dataset
+    from facelm.eval.metrics.evaluate import EvalOptions, decode_all, evaluate
+    from facelm.eval.infer.runtimes import open_runtime
 
     ds = load_dataset(faces / "afw")
     images = decode_all([ds, ds], 1536, max_images=12)

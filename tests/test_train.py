@@ -3,13 +3,13 @@ import cv2
 import numpy as np
 import pytest
 
-from facelm.eval.landmarks import FLIP51, FLIP68
+from facelm.eval.data.landmarks import FLIP51, FLIP68
 from facelm.train.yolo_data import face_box, label_line
 
 
 def _face68(rng):
     """A face-like 68-point layout (left/right symmetric about x=50) plus noise."""
-    from facelm.eval.landmarks import FLIP68
+    from facelm.eval.data.landmarks import FLIP68
 
     pts = rng.uniform(20, 80, (68, 2))
     for i, j in enumerate(FLIP68):
@@ -80,7 +80,7 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
     assert 1.5e6 < res["params"] < 2.5e6
     assert res["acts"] == ["ReLU6"]  # --act reaches every convolution
     assert best.exists()
-    from facelm.eval.artifact import describe
+    from facelm.eval.infer.artifact import describe
 
     assert describe(best).spec.kpt_shape == (51, 3)
     data = (tmp_path / "out" / "dataset" / "data.yaml").read_text()
@@ -412,10 +412,10 @@ def test_teacher_soft_targets_move_the_model_points_only(faces, tmp_path):
     import json
 
     from facelm.core.errors import UserError
-    from facelm.eval.datasets import load_dataset
+    from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import MODELS
-    from facelm.eval.evaluate import evaluate_path
-    from facelm.eval.landmarks import canonical_indices
+    from facelm.eval.metrics.evaluate import evaluate_path
+    from facelm.eval.data.landmarks import canonical_indices
     from tests.conftest import run_cli
     from tests.tiny import make_tiny_pose
     from facelm.train.teacher import soft_targets

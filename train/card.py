@@ -27,8 +27,8 @@ def _finite(x: float):
 
 
 def _evaluate(ckpt: Path, val_dir: Path, progress: bool = False):
-    from facelm.eval.datasets import load_dataset
-    from facelm.eval.evaluate import EvalOptions, evaluate_path
+    from facelm.eval.data.datasets import load_dataset
+    from facelm.eval.metrics.evaluate import EvalOptions, evaluate_path
 
     return evaluate_path(ckpt, load_dataset(val_dir), EvalOptions(progress=progress)).summary
 
@@ -67,7 +67,7 @@ def pick_by_nme(weights: Path, val_dir: Path, progress: bool = False):
 def card_for(best: Path, val_dir: Path, s, *, command: str, train_desc: str, wall_seconds: float,
              arch: str, device: str) -> dict:
     """The card of best, whose Summary on val_dir (from pick_by_nme) is s, as a dict."""
-    from facelm.eval.artifact import describe
+    from facelm.eval.infer.artifact import describe
 
     art = describe(best)
     return {
@@ -89,7 +89,7 @@ def card_for(best: Path, val_dir: Path, s, *, command: str, train_desc: str, wal
 
 def val_of(ckpt: Path, val_dir: Path) -> dict:
     """A card's val section for ckpt, scored afresh on val_dir."""
-    from facelm.eval.artifact import describe
+    from facelm.eval.infer.artifact import describe
 
     return _val(_evaluate(ckpt, val_dir), describe(ckpt).spec.kpt_shape[0])
 

@@ -4,9 +4,10 @@ before the fine-tune that recovers its accuracy.
 Every convolution loses the same fraction of its output channels, ranked by the L2 norm of
 their weights (torch-pruning's MagnitudeImportance over each dependency group, so a channel goes
 from every layer that shares it); the head's last convolutions keep their outputs (box bins,
-from facelm.core.errors import InputError
 scores, points) and the DFL stays fixed. C2f blocks are split first (core/pruned.py)."""
 from __future__ import annotations
+
+from facelm.core.errors import InputError
 
 
 def head_outputs(head) -> list:

@@ -23,7 +23,7 @@ MAX_TEACHER_NME = 15.0
 def check_teacher(teacher: Path, n_kpts: int) -> None:
     """Exit-2 errors before any work: the teacher must load and predict the student's points."""
     from facelm.core.errors import UserError
-    from facelm.eval.artifact import describe
+    from facelm.eval.infer.artifact import describe
 
     if not Path(teacher).is_file():
         raise UserError(f"--teacher {teacher}: no such model file")
@@ -39,7 +39,7 @@ def soft_targets(ds, teacher: Path, n_kpts: int, weight: float, progress: bool =
     """(the dataset with each found face's model points moved towards the teacher's, a report)."""
     import numpy as np
 
-    from facelm.eval.evaluate import EvalOptions, evaluate_path, point_mapping
+    from facelm.eval.metrics.evaluate import EvalOptions, evaluate_path, point_mapping
 
     check_teacher(teacher, n_kpts)
     res = evaluate_path(Path(teacher), ds, EvalOptions(progress=progress))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facelm.eval.datasets import Dataset, load_dataset
-from facelm.eval.landmarks import canonical_indices, flip_indices
+from facelm.eval.data.datasets import Dataset, load_dataset
+from facelm.eval.data.landmarks import canonical_indices, flip_indices
 from facelm.core.errors import InputError
 
 BOX_MARGIN = 0.10  # fraction of the landmarks' width/height added on each side
@@ -73,13 +73,13 @@ def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 
                        teacher: tuple | None = None) -> Path:
     """Write a YOLO-pose dataset from two labelled folders; returns the data YAML's path.
     zoom_out: for each factor, every training face again, shrunk by it into a canvas of other
-    training images (eval.scales, the renderer `score --scales` measures with; seeded apart), the
+    training images (eval.data.scales, the renderer `score --scales` measures with; seeded apart), the
     faces of those other images labelled too. teacher: (checkpoint, weight): the training faces'
     points softened towards its landmarks first (train.teacher; its report in out/teacher.json)."""
     import yaml
 
     from facelm.core.files import write_json_atomic
-    from facelm.eval.scales import scaled_dataset
+    from facelm.eval.data.scales import scaled_dataset
     from facelm.train.teacher import TEACHER, soft_targets
 
     counts = {}

@@ -11,9 +11,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "vendor"))
 
 from facelm.core.contract import LAYOUT, ModelSpec  # noqa: E402
-from facelm.eval.decode import DecodeOptions  # noqa: E402
-from facelm.eval.runtimes.tflite_rt import TfliteRuntime  # noqa: E402
-from facelm.eval.writer import predict_image  # noqa: E402
+from facelm.eval.infer.decode import DecodeOptions  # noqa: E402
+from facelm.eval.infer.runtimes.tflite_rt import TfliteRuntime  # noqa: E402
+from facelm.eval.infer.writer import predict_image  # noqa: E402
 
 
 def main(argv):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
 from facelm.core.errors import InputError
+from facelm.eval.data.images import read_image  # noqa: F401 - the pipeline's reader, re-exported
 
 PAD_VALUE = 114
 
@@ -50,15 +52,3 @@ def preprocess(image_bgr: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, 
     img, lb = letterbox(image_bgr, hw)
     x = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))[None].astype(np.float32) / 255.0
     return x, lb
-
-
-def read_image(path) -> np.ndarray | None:
-    """cv2.imread that also reads paths with non-ASCII characters; None when unreadable."""
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError:
-        return None
-    if data.size == 0:
-        return None
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return img

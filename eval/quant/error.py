@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facelm.eval.decode import decode
-from facelm.eval.evaluate import drift
+from facelm.eval.infer.decode import decode
+from facelm.eval.metrics.evaluate import drift
 
 _CONST = re.compile(r"^(Const|arith\.constant|pseudo_qconst)[\w.]*$")
 QUANTISED = ("int8", "uint8", "int16")
@@ -47,7 +47,7 @@ def tensor_key(name: str) -> str:
 
 
 def _open(path: Path):
-    from facelm.eval.runtimes.tflite_rt import TfliteRuntime
+    from facelm.eval.infer.runtimes.tflite_rt import TfliteRuntime
 
     rt = TfliteRuntime()
     rt.keep_all = True
@@ -160,7 +160,7 @@ def output_names(outs: list, spec) -> list[str]:
 def output_costs(spec, outs: list, names: list[str]) -> list[dict]:
     """For each output: the landmark drift of decoded faces when only that output is quantised
     (all of them together last), in input pixels. outs: (quantised, float) outputs per input."""
-    from facelm.eval.preprocess import Letterbox
+    from facelm.eval.infer.preprocess import Letterbox
 
     k = spec.kpt_shape[0]
     same = Letterbox(tuple(spec.imgsz), (1.0, 1.0), (0, 0))  # keep points in input pixels
@@ -182,7 +182,7 @@ def _median_iod(parent: dict, k: int) -> float | None:
     """Median inter-ocular distance (input pixels) of the parent's faces; None when unknown."""
     if k not in (51, 68):
         return None
-    from facelm.eval.landmarks import OUTER_EYE_CORNERS, canonical_indices
+    from facelm.eval.data.landmarks import OUTER_EYE_CORNERS, canonical_indices
 
     ids = list(canonical_indices(k))
     a, b = ids.index(OUTER_EYE_CORNERS[0]), ids.index(OUTER_EYE_CORNERS[1])
@@ -197,7 +197,7 @@ def ort_tensor_errors(quantised: Path, parent: Path, inputs: np.ndarray, work: P
     from onnxruntime.quantization.qdq_loss_debug import (collect_activations, create_activation_matching,
                                                           modify_model_output_intermediate_tensors)
 
-    from facelm.eval.runtimes.ort_rt import calibration_reader
+    from facelm.eval.infer.runtimes.ort_rt import calibration_reader
 
     acts = {}
     for role, path in (("q", quantised), ("f", parent)):

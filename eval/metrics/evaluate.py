@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facelm.core.errors import DataMismatchError, InputError, UserError
-from facelm.eval.artifact import Artifact
-from facelm.eval.datasets import Dataset
-from facelm.eval.decode import DecodeOptions
-from facelm.eval.infer import Timing, detect
-from facelm.eval.landmarks import common_points
-from facelm.eval.metrics import Summary, face_nme, match, summarise
-from facelm.eval.preprocess import read_image
+from facelm.eval.infer.artifact import Artifact
+from facelm.eval.data.datasets import Dataset
+from facelm.eval.infer.decode import DecodeOptions
+from facelm.eval.infer.image import Timing, detect
+from facelm.eval.data.landmarks import common_points
+from facelm.eval.metrics.nme import Summary, face_nme, match, summarise
+from facelm.eval.infer.preprocess import read_image
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
 def evaluate_path(path, ds: Dataset, opts: EvalOptions = EvalOptions(progress=False), threads: int = 2,
                   imgsz=None) -> EvalResult:
     """Evaluate a model file on the first runtime that can run it."""
-    from facelm.eval.artifact import describe
-    from facelm.eval.runtimes import open_runtime
+    from facelm.eval.infer.artifact import describe
+    from facelm.eval.infer.runtimes import open_runtime
 
     rt = open_runtime(path, threads, imgsz)
     return evaluate(rt, describe(path, imgsz), ds, opts)
@@ -111,7 +111,7 @@ def face_drifts(child_faces: list, parent_faces: list, k: int, normaliser: str =
     parent's points as ground truth), or None when the child has no face there."""
     ids = list(range(k))
     if k in (51, 68):
-        from facelm.eval.landmarks import canonical_indices
+        from facelm.eval.data.landmarks import canonical_indices
 
         ids = list(canonical_indices(k))
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from facelm.core.files import write_text_atomic
-from facelm.eval.landmarks import IDX51_IN_68
+from facelm.eval.data.landmarks import IDX51_IN_68
 from facelm.core.errors import InputError
 
 
@@ -40,9 +40,9 @@ def write_predictions(image: Path, faces: list[np.ndarray], out_dir: Path) -> Pa
 
 def predict_faces(rt, spec, image: Path, opts=None) -> list[np.ndarray] | None:
     """One image's faces as the challenge's 51 points, right to left; None when it cannot be read."""
-    from facelm.eval.decode import DecodeOptions
-    from facelm.eval.infer import detect
-    from facelm.eval.preprocess import read_image
+    from facelm.eval.infer.decode import DecodeOptions
+    from facelm.eval.infer.image import detect
+    from facelm.eval.infer.preprocess import read_image
 
     img = read_image(image)
     if img is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from facelm.core.errors import UserError
-from facelm.eval.datasets import Dataset, read_pts_folder
+from facelm.eval.data.datasets import Dataset, read_pts_folder
 
 VERSION = 2  # bump when the rendering changes: cached folders are keyed by it
 #: JPEG quality of the rendered canvases. Reading them is most of what a scale costs `score`
@@ -67,7 +67,7 @@ def _render(ds: Dataset, scale: float, seed: int, folder: Path, label_clutter: b
     import cv2
 
     from facelm.core.files import write_text_atomic
-    from facelm.eval.preprocess import read_image
+    from facelm.eval.data.images import read_image
 
     # a folder of this process's own: two runs (two trainings side by side) may render the same set
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def _filler(ds: Dataset, i: int, rng, hw: tuple[int, int]) -> tuple[np.ndarray, 
     and those images' labelled faces where their tiles put them."""
     import cv2
 
-    from facelm.eval.preprocess import read_image
+    from facelm.eval.data.images import read_image
 
     h, w = hw
     canvas, faces = np.full((h, w, 3), 114, np.uint8), []

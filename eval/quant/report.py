@@ -1,6 +1,6 @@
 """`inspect`: where a build's INT8 error comes from, on real faces. For every quantised
 artifact of a build (or one file) against its float parent: the per-tensor table of
-eval.quant_error, what each output costs in landmarks, and the files beside the build:
+eval.quant.error, what each output costs in landmarks, and the files beside the build:
 <artifact>.inspect.json, .csv and .png (error against depth)."""
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 from facelm.core.contract import INTEGER_KINDS
 from facelm.core.errors import UserError
 from facelm.core.files import write_json_atomic, write_text_atomic
-from facelm.eval.artifact import describe
-from facelm.eval.quant_error import ort_tensor_errors, output_costs, output_names, tflite_tensor_errors
+from facelm.eval.infer.artifact import describe
+from facelm.eval.quant.error import ort_tensor_errors, output_costs, output_names, tflite_tensor_errors
 
 #: Kinds inspect compares: every tensor quantised (TFLite) or QDQ (ONNX Runtime).
 INSPECTABLE = INTEGER_KINDS
@@ -50,8 +50,8 @@ def quantised_artifacts(target: Path) -> list[tuple[Path, Path]]:
 
 def face_inputs(data: Path, n: int, imgsz) -> np.ndarray:
     """n preprocessed images spread over a face folder; exit 2 when none is readable."""
-    from facelm.eval.datasets import load_dataset, spread
-    from facelm.eval.preprocess import preprocess, read_image
+    from facelm.eval.data.datasets import load_dataset, spread
+    from facelm.eval.infer.preprocess import preprocess, read_image
 
     picks = spread(load_dataset(data).samples, n)
     imgs = [im for im in (read_image(s.image) for s in picks) if im is not None]
@@ -91,8 +91,8 @@ def inspect_one(quantised: Path, parent: Path, inputs: np.ndarray, progress=None
 
 
 def _ort_costs(quantised: Path, parent: Path, inputs: np.ndarray, spec) -> list[dict]:
-    from facelm.eval.quant_error import _aligned
-    from facelm.eval.runtimes import open_runtime
+    from facelm.eval.quant.error import _aligned
+    from facelm.eval.infer.runtimes import open_runtime
 
     q, f = open_runtime(quantised, 2), open_runtime(parent, 2)
     outs = [_aligned(q.run(x[None]), f.run(x[None])) for x in inputs]

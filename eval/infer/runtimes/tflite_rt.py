@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from facelm.eval.runtimes import BaseRuntime
+from facelm.eval.infer.runtimes import BaseRuntime
 
 QUANTISED = (np.int8, np.uint8, np.int16)
 
 
 def _interpreter(path: Path, threads: int, keep_all: bool = False):
-    """keep_all: intermediate tensors stay readable after invoke (for eval.quant_error)."""
+    """keep_all: intermediate tensors stay readable after invoke (for eval.quant.error)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # a full TensorFlow install carries the same interpreter

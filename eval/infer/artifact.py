@@ -77,7 +77,7 @@ def _infer_packed(shape, hw, path) -> ModelSpec:
 
 
 def _tflite_spec(path: Path, manifest: dict | None) -> tuple[ModelSpec, str]:
-    from facelm.eval.runtimes.tflite_rt import _interpreter
+    from facelm.eval.infer.runtimes.tflite_rt import _interpreter
 
     it = _interpreter(path, 1)
     s = it.get_input_details()[0]["shape"]
@@ -133,7 +133,7 @@ def onnx_kind(path: Path) -> str:
 def tflite_kind(path: Path) -> str:
     """Classify by tensor dtypes, not by file name: a file called int8 whose convolutions run
     on float activations is dynamic-range, and is reported so."""
-    from facelm.eval.runtimes.tflite_rt import _interpreter
+    from facelm.eval.infer.runtimes.tflite_rt import _interpreter
 
     it = _interpreter(path, 1)
     tensors = {t["index"]: t for t in it.get_tensor_details()}

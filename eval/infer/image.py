@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from facelm.core.contract import ModelSpec
-from facelm.eval.decode import DecodeOptions, Face, decode
-from facelm.eval.preprocess import preprocess
+from facelm.eval.infer.decode import DecodeOptions, Face, decode
+from facelm.eval.infer.preprocess import preprocess
 
 
 @dataclass

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelm.eval.runtimes import BaseRuntime
+from facelm.eval.infer.runtimes import BaseRuntime
 
 
 class OrtRuntime(BaseRuntime):

@@ -3,6 +3,7 @@ mirror indices and normalisers. Everything else maps its points through these ta
 from __future__ import annotations
 
 import numpy as np
+
 from facelm.core.errors import InputError
 
 N68 = 68

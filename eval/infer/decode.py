@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from facelm.core.contract import LAYOUT_E2E, LAYOUT_V1, ModelSpec
-from facelm.eval.preprocess import Letterbox
+from facelm.eval.infer.preprocess import Letterbox
 from facelm.core.errors import InputError
 
 

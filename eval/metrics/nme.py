@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facelm.eval.landmarks import REGIONS, normaliser
+from facelm.eval.data.landmarks import REGIONS, normaliser
 
 THRESHOLDS = (0.08, 0.10)
 

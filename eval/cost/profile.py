@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelm.eval.infer import Timing, raw_outputs
+from facelm.eval.infer.image import Timing, raw_outputs
 from facelm.core.errors import InputError
 
 
@@ -65,7 +65,7 @@ def _conv_shapes_known(m) -> bool:
 
 def tflite_cost(path: Path) -> tuple[float, float]:
     """The same count read from a .tflite's CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ops."""
-    from facelm.eval.runtimes.tflite_rt import _interpreter
+    from facelm.eval.infer.runtimes.tflite_rt import _interpreter
 
     it = _interpreter(path, 1)
     t = {d["index"]: list(d["shape"]) for d in it.get_tensor_details()}
@@ -186,7 +186,7 @@ def time_artifacts(paths: list[Path], threads: int = 1, latency: LatencyOptions 
     """Latency of several model files, timed together in interleaved rounds on this machine,
     on a random input of each one's size: path -> Latency. A file that fails to open is left
     out (whoever scored it has its error already)."""
-    from facelm.eval.runtimes import open_runtime
+    from facelm.eval.infer.runtimes import open_runtime
 
     items = {}
     for p in paths:

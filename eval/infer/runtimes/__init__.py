@@ -10,9 +10,9 @@ import numpy as np
 
 #: runtime name -> (module, file suffixes it runs)
 REGISTRY = {
-    "pytorch": ("facelm.eval.runtimes.torch_rt", (".pt",)),
-    "onnxruntime": ("facelm.eval.runtimes.ort_rt", (".onnx",)),
-    "tflite": ("facelm.eval.runtimes.tflite_rt", (".tflite",)),
+    "pytorch": ("facelm.eval.infer.runtimes.torch_rt", (".pt",)),
+    "onnxruntime": ("facelm.eval.infer.runtimes.ort_rt", (".onnx",)),
+    "tflite": ("facelm.eval.infer.runtimes.tflite_rt", (".tflite",)),
 }
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from facelm.core.errors import UserError
-from facelm.eval.artifact import describe
-from facelm.eval.datasets import IMAGE_EXTS
-from facelm.eval.decode import DecodeOptions
-from facelm.eval.runtimes import open_runtime
-from facelm.eval.writer import predict_image
+from facelm.eval.infer.artifact import describe
+from facelm.eval.data.datasets import IMAGE_EXTS
+from facelm.eval.infer.decode import DecodeOptions
+from facelm.eval.infer.runtimes import open_runtime
+from facelm.eval.infer.writer import predict_image
 
 
 def list_images(src: Path) -> list[Path]:
