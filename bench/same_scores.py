@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
-TIMED = {"latency_ms", "p90_ms", "io_ms", "latency_runs", "peak_rss_mb", "eval_overhead", "note"}
+TIMED = {"latency_ms", "p90_ms", "io_ms", "latency_runs", "peak_rss_mb", "eval_overhead", "note",
+         "ms_1t", "p90_1t", "ms_2t"}  # the last three: the latency fields of runs before 0.2
 
 
 def rows(path: str) -> dict:

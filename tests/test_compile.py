@@ -454,7 +454,7 @@ def _ultralytics_onnx(ckpt, tmp_path, imgsz=64):
     """ultralytics' own ONNX export of a checkpoint (one packed output, decoding in the graph)."""
     from tests.conftest import run_python
 
-    code = ("import json, shutil\nfrom core.offline import prepare\nprepare()\nfrom ultralytics import YOLO\n"
+    code = ("import json, shutil\nfrom facelm.core.offline import prepare\nprepare()\nfrom ultralytics import YOLO\n"
             f"f = YOLO({str(ckpt)!r}).export(format='onnx', imgsz={imgsz})\n"
             f"print(json.dumps({{'f': shutil.move(f, {str(tmp_path / 'given.onnx')!r})}}))")
     return run_python(code)["f"]
@@ -488,7 +488,7 @@ def test_yolo26_end_to_end_export_is_scored_and_refused_by_compile(tmp_path):
     from tests.tiny import make_tiny_pose
 
     ckpt = make_tiny_pose(tmp_path / "y26.pt", 51, imgsz=64, family="yolo26")
-    code = ("import json, shutil\nfrom core.offline import prepare\nprepare()\nfrom ultralytics import YOLO\n"
+    code = ("import json, shutil\nfrom facelm.core.offline import prepare\nprepare()\nfrom ultralytics import YOLO\n"
             f"f = YOLO({str(ckpt)!r}).export(format='onnx', imgsz=64, nms=False)\n"
             f"print(json.dumps({{'f': shutil.move(f, {str(tmp_path / 'e2e.onnx')!r})}}))")
     src = run_python(code)["f"]

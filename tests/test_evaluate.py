@@ -10,7 +10,7 @@ from facelm.eval.infer.artifact import describe
 from facelm.eval.data.datasets import load_dataset
 from facelm.eval.metrics.evaluate import EvalOptions, evaluate
 from facelm.eval.infer.runtimes import open_runtime
-from tests.conftest import run_cli
+from tests.conftest import cli_here, run_cli
 
 
 def _subset(src, dst, n):
@@ -132,10 +132,10 @@ def test_keypoint_mismatch_and_empty_data_fail_cleanly(tmp_path):
     data.mkdir()
     cv2.imwrite(str(data / "a.jpg"), np.zeros((50, 50, 3), np.uint8))
     (data / "a.pts").write_text("{\n" + "\n".join("10 10" for _ in range(68)) + "\n}\n")
-    code, _, err = run_cli("score", k17, "--data", data, "--threads", "1", "--out", tmp_path / "s")
+    code, _, err = cli_here("score", k17, "--data", data, "--threads", "1", "--out", tmp_path / "s")
     assert code == 2 and "17 landmarks" in err and "Traceback" not in err
     (tmp_path / "empty").mkdir()
-    code, _, err = run_cli("score", k17, "--data", tmp_path / "empty", "--out", tmp_path / "s2")
+    code, _, err = cli_here("score", k17, "--data", tmp_path / "empty", "--out", tmp_path / "s2")
     assert code == 2 and "empty" in err and "Traceback" not in err
 
 
@@ -148,7 +148,7 @@ def test_ultralytics_packed_tflite_scores(tiny51, tmp_path):
     np.save(tmp_path / "calibration_image_sample_data_20x128x128x3_float32.npy",
             np.random.default_rng(0).uniform(0, 1, (20, 128, 128, 3)).astype(np.float32))
     shutil.copy(tiny51, tmp_path / "team.pt")
-    run_python("import json\nfrom core.offline import prepare; prepare()\nfrom ultralytics import YOLO\n"
+    run_python("import json\nfrom facelm.core.offline import prepare; prepare()\nfrom ultralytics import YOLO\n"
                f"YOLO({str(tmp_path / 'team.pt')!r}, task='pose').export(format='saved_model', imgsz=96)\n"
                "print(json.dumps({}))", cwd=tmp_path)
     tfl = next(tmp_path.glob("team_saved_model/*_float32.tflite"))

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 
 from facelm.compiler.guard import DRIFT_BUDGET_NME, NME_RATIO_LIMIT, passes
-from tests.conftest import run_cli
+from tests.conftest import cli_here, run_cli
 
 
 def _labelled(child_nme, parent_nme=5.0, child_missed=1, parent_missed=1, lost_sure=0):
@@ -127,7 +127,7 @@ def test_inspect_bad_input_is_one_line_and_exit_2(tiny_build, tmp_path):
              ((src / "tiny51_fp32.tflite",), "not a quantised model"),
              ((src, "--data", empty_faces), "no readable face image")]
     for args, words in cases:
-        code, out, err = run_cli("inspect", *args)
+        code, out, err = cli_here("inspect", *args)
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, (args, err)
         assert str(args[-1] if words == "no readable face image" else args[0]) in err
 

@@ -8,7 +8,7 @@ import pytest
 from facelm.eval.infer.image import Timing, raw_outputs
 from facelm.eval.cost.profile import LatencyOptions, time_interleaved
 from facelm.eval.infer.runtimes import BaseRuntime
-from tests.conftest import run_cli
+from tests.conftest import cli_here, run_cli
 
 INVOKE_S, FEED_S, FETCH_S = 0.004, 0.003, 0.001
 
@@ -67,14 +67,14 @@ def test_bad_latency_options_are_refused():
 
 def test_unknown_runtime_is_a_usage_error(tiny_build, tmp_path):
     out, _ = tiny_build
-    code, _, err = run_cli("score", "--build", out, "--runtimes", "tflit", "--out", tmp_path / "s")
+    code, _, err = cli_here("score", "--build", out, "--runtimes", "tflit", "--out", tmp_path / "s")
     assert code == 2 and "unknown runtime 'tflit'" in err and "known: pytorch, onnxruntime, tflite" in err
     assert not (tmp_path / "s").exists()
 
 
 def test_a_filter_that_matches_nothing_is_an_error(tiny_build, tmp_path):
     out, _ = tiny_build
-    code, _, err = run_cli("score", out / "tiny51.sim.onnx", "--runtimes", "tflite", "--out", tmp_path / "s")
+    code, _, err = cli_here("score", out / "tiny51.sim.onnx", "--runtimes", "tflite", "--out", tmp_path / "s")
     assert code == 2 and "no artifact" in err and "Traceback" not in err
 
 

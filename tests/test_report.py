@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import cli_here
 
 pytestmark = pytest.mark.slow
 N = 4
@@ -178,14 +178,14 @@ window.addEventListener('error', e => { (window.__errors = window.__errors || []
 
 
 def test_bad_input_is_one_line(scored, tmp_path):
-    code, _, err = run_cli("report", tmp_path, "--out", tmp_path / "r")
+    code, _, err = cli_here("report", tmp_path, "--out", tmp_path / "r")
     assert code == 2 and err.count("\n") == 1 and "no scores.json" in err
     old = tmp_path / "old"
     old.mkdir()
     d = json.loads((scored / "scores.json").read_text())
     del d["data"]
     (old / "scores.json").write_text(json.dumps(d))
-    code, _, err = run_cli("report", old, "--out", tmp_path / "r")
+    code, _, err = cli_here("report", old, "--out", tmp_path / "r")
     assert code == 2 and "older layout" in err and str(old / "scores.json") in err
     assert not (tmp_path / "r").exists()
 

@@ -7,7 +7,7 @@ import pytest
 
 from facelm.core.errors import UserError
 from facelm.eval.data.scales import check_scales, place, scaled_dataset
-from tests.conftest import run_cli
+from tests.conftest import cli_here, run_cli
 
 
 def test_scales_are_checked():
@@ -109,7 +109,7 @@ def test_score_at_two_scales(default_model, faces, tmp_path):
     half = row["scales"]["0.5"]
     assert half["faces"] == row["faces"] and half["nme"] > 0 and 0 <= half["miss"] <= 100
     assert "NME% @0.5" in out and "every face shrunk to 0.5 of its size" in out
-    code, _, err = run_cli("score", default_model, "--scales", "1,2", "--no-latency", "--out", tmp_path / "x")
+    code, _, err = cli_here("score", default_model, "--scales", "1,2", "--no-latency", "--out", tmp_path / "x")
     assert code == 2 and "--scales 2" in err and err.count("\n") == 1
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import cli_here, run_cli
 
 ARGS = ("--imgsz", "96", "--precision", "fp32,int8", "--calib-images", "8", "--latency-runs", "10", "--budget-ms", "50",
         "--scales", "1,0.5")
@@ -117,11 +117,11 @@ def test_a_reference_is_scored_and_timed_beside_the_candidates_but_never_picked(
 
 def test_sweep_reference_and_miss_budget_bad_input(tmp_path, tiny51):
     (tmp_path / "notes.tflite").write_text("not a model")
-    code, _, err = run_cli("sweep", tiny51, "--reference", tmp_path / "notes.tflite", "--out", tmp_path / "o")
+    code, _, err = cli_here("sweep", tiny51, "--reference", tmp_path / "notes.tflite", "--out", tmp_path / "o")
     assert code == 2 and "--reference" in err and "notes.tflite" in err and "Traceback" not in err
-    code, _, err = run_cli("sweep", tiny51, "--reference", tmp_path / "none.tflite", "--out", tmp_path / "o")
+    code, _, err = cli_here("sweep", tiny51, "--reference", tmp_path / "none.tflite", "--out", tmp_path / "o")
     assert code == 2 and "--reference" in err and "no such file" in err
-    code, _, err = run_cli("sweep", tiny51, "--max-miss", "150", "--out", tmp_path / "o")
+    code, _, err = cli_here("sweep", tiny51, "--max-miss", "150", "--out", tmp_path / "o")
     assert code == 2 and "--max-miss 150" in err
     assert not (tmp_path / "o").exists()
 
@@ -163,11 +163,11 @@ def test_sweep_on_a_local_ray_cluster_gives_the_same_table(sweep_inputs, local_r
 
 def test_sweep_bad_input(tmp_path, tiny51):
     (tmp_path / "empty").mkdir()
-    code, _, err = run_cli("sweep", tmp_path / "empty", "--out", tmp_path / "o")
+    code, _, err = cli_here("sweep", tmp_path / "empty", "--out", tmp_path / "o")
     assert code == 2 and "no .pt checkpoints" in err and "Traceback" not in err
-    code, _, err = run_cli("sweep", tiny51, "--imgsz", "96,100", "--out", tmp_path / "o")
+    code, _, err = cli_here("sweep", tiny51, "--imgsz", "96,100", "--out", tmp_path / "o")
     assert code == 2 and "not a multiple of the model stride 32" in err and "96, 128" in err
-    code, _, err = run_cli("sweep", tiny51, "--precision", "int4", "--out", tmp_path / "o")
+    code, _, err = cli_here("sweep", tiny51, "--precision", "int4", "--out", tmp_path / "o")
     assert code == 2 and "int4" in err and "fp32, fp16, int8" in err
     code, _, err = run_cli("sweep", tiny51, "--imgsz", "64", "--ray", f"127.0.0.1:{_free_port()}", "--out",
                            tmp_path / "o")

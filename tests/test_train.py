@@ -66,7 +66,7 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
 
     from tests.conftest import run_python
 
-    code = ("import json\nfrom pathlib import Path\nfrom train.run import TrainOptions, train\n"
+    code = ("import json\nfrom pathlib import Path\nfrom facelm.train.run import TrainOptions, train\n"
             f"b = train(Path({str(tmp_path / 'tr')!r}), Path({str(tmp_path / 'va')!r}), Path({str(tmp_path / 'out')!r}), "
             "TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125, act='relu6', device='cpu'))\n"
             "from ultralytics import YOLO\n"
@@ -106,7 +106,7 @@ def test_one_epoch_training_on_a_handful_of_faces(tmp_path):
 
     # --init starts from a checkpoint's weights, the keypoint head included (a 17-point default
     # head once dropped it): after one fine-tune epoch both ends are still close to the init's
-    code = ("import json, torch\nfrom pathlib import Path\nfrom train.run import TrainOptions, train\n"
+    code = ("import json, torch\nfrom pathlib import Path\nfrom facelm.train.run import TrainOptions, train\n"
             f"b = train(Path({str(tmp_path / 'tr')!r}), Path({str(tmp_path / 'va')!r}), Path({str(tmp_path / 'ft')!r}), "
             f"TrainOptions(imgsz=64, epochs=1, batch=4, width=0.125, act='relu6', device='cpu', init=Path({str(best)!r}),"
             " optimizer='SGD', lr0=0.001, warmup_epochs=0, degrees=12.5, mosaic=0.0, scale=0.7,"
@@ -232,7 +232,7 @@ def test_prune_then_fine_tune_keeps_the_pruned_network(tmp_path):
     card = json.loads(best.with_suffix(".card.json").read_text())
     pr = card["train"]["pruned"]
     assert pr["ratio"] == 0.4 and pr["gflops_after"] < 0.6 * pr["gflops_before"] and "prune 0.4" in card["architecture"]
-    count = ("import json, torch\nfrom core.pruned import C2fSplit\n"
+    count = ("import json, torch\nfrom facelm.core.pruned import C2fSplit\n"
              "m = torch.load({!r}, weights_only=False)['model']\n"
              "print(json.dumps({{'split': sum(isinstance(x, C2fSplit) for x in m.modules()),\n"
              "                  'params': sum(p.numel() for p in m.model[:-1].parameters()),\n"
