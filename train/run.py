@@ -269,8 +269,8 @@ def scaled_config(width: float, model_yaml: str = "yolov8n-pose.yaml") -> dict:
 
 
 def model_config(opts: TrainOptions, out: Path) -> Path:
-    """The ultralytics model YAML: YOLOv8n's depth at opts.width, opts.act, and a pose head for
-    opts.n_kpts points with one class.
+    """The ultralytics model YAML: the --arch family's nano depth at opts.width, opts.act, and a
+    pose head for opts.n_kpts points with one class.
 
     The head's shape must be in the YAML: ultralytics' own yolov8n-pose.yaml builds a 17-point
     head, so --init would drop a 51-point checkpoint's keypoint head (36 tensors whose shapes do

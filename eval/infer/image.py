@@ -1,6 +1,7 @@
-"""The one per-image inference path: read -> preprocess -> feed -> invoke -> fetch -> decode.
-The evaluator, predict, compile's verification, package verification and (vendored) the
-submission runner all call detect(); only the evaluator passes a Timing to split the cost."""
+"""The one per-image inference path: preprocess -> feed -> invoke -> fetch -> decode, on an image
+its caller has read (data.images.read_image). The evaluator, predict, compile's verification,
+package verification and (vendored) the submission runner all call detect(); only the evaluator
+passes a Timing to split the cost."""
 from __future__ import annotations
 
 import time
