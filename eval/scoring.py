@@ -216,7 +216,6 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     leaves nothing to score is an error, not an empty table. faces: filled with one record per
     labelled face and scored row (eval.metrics.evaluate.face_records), when given."""
     jobs, rows, ordered = [], {}, order_artifacts(paths)
-    check_sources(ordered)  # a file naming code to run stops the run before any row (exit 2)
     for p in ordered:
         names = runtimes_for(p)
         if not names:
@@ -224,6 +223,9 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
         jobs += [_Job(p, rt) for rt in names if not runtimes or rt in runtimes]
     if not jobs and not rows:
         raise UserError(f"no artifact among the {len(set(paths))} given runs on {', '.join(runtimes or ())}")
+    # a file naming code to run stops the run before any row (exit 2); only the files this run
+    # opens are read (a one-runtime environment may lack the others' readers: tox -e tflite)
+    check_sources(dict.fromkeys(j.path for j in jobs))
     preds, scaled = {}, _scaled(ds, opts.scales)
     if len(jobs) > 1:  # each image decoded once for all, before any job's memory is measured
         from facelm.eval.metrics.evaluate import decode_all

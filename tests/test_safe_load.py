@@ -257,3 +257,21 @@ def test_data_yaml_runs_nothing(tmp_path):
                      "--out", tmp_path / "s")
     assert code != 0, out  # nothing to score there
     assert not marker.exists()
+
+
+def test_score_checks_only_the_files_it_opens(tiny_build, faces, monkeypatch):
+    """A one-runtime run (tox -e tflite has no onnx and no torch) reads no other file's pickle or
+    graph: the check follows the jobs, not the folder."""
+    import facelm.core.safe_load as sl
+    from facelm.eval.data.datasets import load_dataset
+    from facelm.eval.scoring import ScoreOptions, find_artifacts, score_paths
+
+    out, _ = tiny_build
+    checked = []
+    monkeypatch.setattr(sl, "check_onnx", checked.append)
+    monkeypatch.setattr(sl, "check_checkpoint", checked.append)
+    opts = ScoreOptions(max_images=2, time_latency=False, progress=False)
+    rows = score_paths(find_artifacts(out), load_dataset(faces / "afw"), opts, ("tflite",))
+    assert rows and all(r.runtime == "tflite" for r in rows) and checked == []
+    score_paths([out / "tiny51.sim.onnx"], load_dataset(faces / "afw"), opts, ("onnxruntime",))
+    assert [p.name for p in checked] == ["tiny51.sim.onnx"]
