@@ -114,7 +114,7 @@ def score(sources=None, *, data=None, runtimes=None, latency: bool = True, threa
     data = _path(data) or default_eval_data()
     ds = load_dataset(data)
     rts = check_names(list(runtimes.split(",") if isinstance(runtimes, str) else runtimes)) if runtimes else None
-    threads = thread_counts(",".join(map(str, threads)) if not isinstance(threads, str) else threads)
+    threads = thread_counts(threads if isinstance(threads, str) else ",".join(map(str, threads)))
     opts = ScoreOptions(normaliser=normaliser, threads=threads, max_images=max_images, imgsz=imgsz,
                         latency=LatencyOptions(min_runs=max(latency_runs, 1)), progress=progress,
                         time_latency=bool(latency) and latency_runs > 0,
