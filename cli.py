@@ -29,7 +29,7 @@ def main(debug):
 @click.option("--imgsz", type=int, help="Input size (default: the checkpoint's training size).")
 @out(None, "Build folder (default: build/<checkpoint-stem>).")
 @click.option("--targets", default=None, help="Comma-separated stages (default: all but the INT8 variants tflite_int16x8 and tflite_int8_mixed).")
-@click.option("--opset", type=int, default=17, show_default=True)
+@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset of the export.")
 @calib_data()
 @calib_images()
 @data("Faces for the checks and the INT8 guard (default: the default evaluation faces).", old=("--verify-data",))
@@ -228,7 +228,7 @@ def calib(folder, data, calib_images, imgsz):
 @TRUST
 def train(data, val_data, kpts, out, **opts):
     """Train a pose face model (YOLOv8n's shape by default; --arch yolo11, yolo26) on .pts folders, offline.
-    Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val)."""
+    Defaults: the shared faces. Writes best.pt and best.card.json (its scores on --val-data)."""
     from facelm import api
     from facelm.train.card import summary
 

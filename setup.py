@@ -47,6 +47,7 @@ setup(
         "tensorflow-cpu==2.19.0", "ai-edge-litert==2.1.0", "ultralytics==8.4.190", "torch==2.14.1",
         "torchvision==0.29.1", "torch-pruning==1.6.1", "menpo==0.11.1", "psutil>=5.9", "pyyaml>=6", "matplotlib>=3.8", "Jinja2>=3.1", "ray==2.60.0",
     ],
-    extras_require={"test": ["pytest>=8", "tox>=4"]},
+    extras_require={"test": ["pytest>=8", "tox>=4"],
+                    "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.8", "mkdocstrings-python>=2.0"]},
     entry_points={"console_scripts": ["facelm=facelm.cli:main"]},
 )

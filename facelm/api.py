@@ -19,6 +19,8 @@ from pathlib import Path
 
 from facelm.core.errors import UserError
 
+PathLike = str | Path
+
 
 @dataclass(frozen=True)
 class Build:
@@ -44,6 +46,7 @@ class Build:
         return not any(r.failed for r in self.results)
 
     def table(self) -> str:
+        """The table `compile` prints."""
         from facelm.scores.table import compile_table
 
         return compile_table(list(self.results))
@@ -61,9 +64,11 @@ class Scores:
 
     @property
     def ok(self) -> bool:
+        """True when every row scored."""
         return not any(r.error for r in self.rows)
 
     def table(self) -> str:
+        """The table `score` prints."""
         from facelm.scores.table import score_table
 
         return score_table(list(self.rows), machine=self.machine)
@@ -75,13 +80,24 @@ class Scores:
         return write_scores(list(self.rows), list(self.faces), Path(folder), self.machine, self.data)
 
 
-def compile(source="face51-s", *, out=None, targets=None, imgsz=None, calib_data=None, data=None,
+def compile(source: PathLike = "face51-s", *, out: PathLike | None = None, targets: str | list | None = None,
+            imgsz: int | None = None, calib_data: PathLike | None = None, data: PathLike | None = None,
             calib_images: int = 100, opset: int = 17, progress: bool = True) -> Build:
-    """Compile a checkpoint (.pt, .onnx, or a built-in model's name) into verified artifacts.
+    """Compile a checkpoint into verified artifacts, as `facelm compile` does.
 
-    targets: stage names (default: every stage but the opt-in INT8 variants); calib_data: faces
-    for INT8 calibration; data: faces for the checks and the INT8 guard; out: the build folder
-    (default: build/<checkpoint-stem>)."""
+    Args:
+        source: a .pt, an .onnx, or a built-in model's name (face51-s, face51-m, face51-xs).
+        out: the build folder (default: build/<checkpoint stem>).
+        targets: stage names, a list or comma-separated (default: all but the opt-in INT8 forms).
+        imgsz: input size (default: the checkpoint's training size).
+        calib_data: faces for INT8 calibration; data: faces for the checks and the INT8 guard.
+        calib_images: how many calibration faces to select. opset: the ONNX opset.
+
+    Returns:
+        A Build: `.artifacts` (stage -> path), `.rows`, `.ok`, `.table()`.
+
+    Raises:
+        UserError: a missing, corrupt or refused checkpoint, a bad option value."""
     from facelm.compiler.pipeline import DEFAULT_TARGETS, CompileOptions, compile_checkpoint
     from facelm.eval.defaults import resolve_model
 
@@ -94,12 +110,21 @@ def compile(source="face51-s", *, out=None, targets=None, imgsz=None, calib_data
     return Build(src, results[0].path.parent, tuple(results))
 
 
-def score(sources=None, *, data=None, runtimes=None, latency: bool = True, threads=(1, 2), scales=(1,),
+def score(sources: PathLike | Build | list | None = None, *, data: PathLike | None = None,
+          runtimes: str | list | None = None, latency: bool = True, threads: str | tuple = (1, 2), scales: tuple = (1,),
           latency_runs: int = 100, max_images: int | None = None, imgsz: int | None = None,
           normaliser: str = "inter-ocular", progress: bool = True) -> Scores:
-    """Score artifacts (paths, or Builds: every artifact of each) on every runtime that can run
-    them; None scores every build under build/. data: the faces (default: the default
-    evaluation faces); latency=False (or latency_runs=0) for accuracy and cost alone."""
+    """Score artifacts on every runtime that can run them, as `facelm score` does.
+
+    Args:
+        sources: paths (.pt/.onnx/.tflite) or Builds (every artifact of each); None: every build
+            under build/.
+        data: the faces (default: the default evaluation faces). runtimes: names to use.
+        latency: False (or latency_runs=0) for accuracy and cost alone; threads: counts to time.
+        scales: face scales, e.g. (1, 0.5). max_images, imgsz, normaliser: as the CLI's options.
+
+    Returns:
+        Scores: `.rows` (one ScoreRow per artifact and runtime), `.faces`, `.table()`, `.save()`."""
     from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
     from facelm.eval.cost.profile import LatencyOptions, machine, thread_counts
@@ -124,28 +149,49 @@ def score(sources=None, *, data=None, runtimes=None, latency: bool = True, threa
     return Scores(tuple(rows), tuple(faces), machine(), data)
 
 
-def predict(model, images, out, *, conf: float | None = None) -> dict:
-    """Write the challenge's 51-point .pts text files for images (a folder or a list file) into
-    out: {'written': n, 'unreadable': [paths]}."""
+def predict(model: PathLike, images: PathLike, out: PathLike, *, conf: float | None = None) -> dict:
+    """Write the challenge's 51-point text files for images, as `facelm predict` does.
+
+    Args:
+        model: any .pt, .onnx or .tflite the evaluator runs.
+        images: a folder of images or a text file listing them. out: the folder to write into.
+        conf: the score threshold (default: the decoder's).
+
+    Returns:
+        {'written': number of files, 'unreadable': [paths of images that could not be read]}."""
     from facelm.eval.infer.decode import DecodeOptions
     from facelm.eval.infer.predict import predict as run
 
     return run(Path(model), Path(images), Path(out), DecodeOptions(conf=conf) if conf is not None else DecodeOptions())
 
 
-def train(*, data=None, val_data=None, out="build/train", command: str = "", **options) -> Path:
-    """Train a pose face model on labelled faces (default: the shared faces); options are
-    train.run.TrainOptions' fields (imgsz, epochs, arch, width, init, teacher, ...). Returns the
-    best checkpoint's path (its card, best.card.json, beside it)."""
+def train(*, data: PathLike | None = None, val_data: PathLike | None = None, out: PathLike = "build/train",
+          command: str = "", **options: object) -> Path:
+    """Train a pose face model on labelled faces, as `facelm train` does.
+
+    Args:
+        data: training faces (.pts folders; default: the shared faces' HELEN set).
+        val_data: validation faces (default: AFW). out: the run folder.
+        **options: TrainOptions' fields: imgsz, epochs, hours, arch, width, init, teacher, ...
+
+    Returns:
+        The best checkpoint's path; its card, best.card.json, lies beside it."""
     from facelm.train.run import TrainOptions, face_folders, train as run
 
     return run(*face_folders(data, val_data), Path(out), TrainOptions(**options), command=command)
 
 
-def sweep(checkpoints, *, out="sweep", options=None, **fields):
-    """Compile and score every checkpoint (files or folders of .pt) x input size x precision and
-    write the Pareto report; options: an explore.jobs.SweepOptions, or its fields as keywords
-    (imgsz=(96, 128), precisions=("int8",), ...). Returns (points, {kind: file written})."""
+def sweep(checkpoints: PathLike | list, *, out: PathLike = "sweep", options: object = None,
+          **fields: object) -> tuple[list, dict]:
+    """Compile and score every checkpoint x input size x precision, as `facelm sweep` does.
+
+    Args:
+        checkpoints: .pt files or folders of them. out: where the report goes.
+        options: a SweepOptions, or its fields as keywords (imgsz=(96, 128), precisions=("int8",)).
+
+    Returns:
+        (points, files): one SweepPoint per artifact, and {kind: path} of pareto.png and
+        sweep.md/.csv/.json."""
     from facelm.explore.driver import sweep as run
     from facelm.explore.jobs import SweepOptions
 
@@ -153,17 +199,31 @@ def sweep(checkpoints, *, out="sweep", options=None, **fields):
                Path(out), options or SweepOptions(**fields))
 
 
-def report(source=None, *, out="report", faces: int = 8) -> Path:
-    """One HTML page from a scores, build or sweep folder (default: the built-in model's build)."""
+def report(source: PathLike | None = None, *, out: PathLike = "report", faces: int = 8) -> Path:
+    """One HTML page from a scores, build or sweep folder, as `facelm report` does.
+
+    Args:
+        source: the folder (default: the built-in model's build). out: the page's folder.
+        faces: faces per gallery.
+
+    Returns:
+        The path of report.html."""
     from facelm.eval.defaults import BUILD, DEFAULT_MODEL
     from facelm.htmlreport.page import make_report
 
     return make_report(Path(source) if source else BUILD / DEFAULT_MODEL.stem, Path(out), faces)
 
 
-def inspect(target=None, *, data=None, faces: int = 32, top: int = 15) -> list[str]:
-    """Where INT8 error comes from, tensor by tensor: the texts printed for each quantised
-    artifact of target (a build folder or one file); .inspect.json/.csv/.png beside each."""
+def inspect(target: PathLike | None = None, *, data: PathLike | None = None, faces: int = 32,
+            top: int = 15) -> list[str]:
+    """Where INT8 error comes from, tensor by tensor, as `facelm inspect` does.
+
+    Args:
+        target: a build folder or one quantised file (default: the built-in model's build).
+        data: the faces to run. faces: how many. top: tensors shown per artifact.
+
+    Returns:
+        The texts printed for each quantised artifact; .inspect.json/.csv/.png lie beside it."""
     from facelm.eval.defaults import BUILD, DEFAULT_MODEL, default_eval_data
     from facelm.eval.quant.report import inspect_target
 
