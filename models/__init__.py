@@ -1,6 +1,6 @@
 """The built-in models, shipped as package data: name -> checkpoint, each with a .card.json
-beside it (what `score` says of it, and the command that made it); MODEL_CARD.md has the
-recipes. Imports nothing, so any layer may read the registry."""
+beside it (what `score` says of it, and the command that made it); MODEL_CARD.md shows the
+cards as one table. Imports nothing, so any layer may read the registry."""
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

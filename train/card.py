@@ -115,3 +115,21 @@ def summary(best: Path) -> str:
     v, t = card["val"], card["train"]
     return (f"best checkpoint: {best} ({t['epochs']} epochs, {t['wall_seconds']} s); on {t['val']}: NME {v['nme']}%, "
             f"FR@0.10 {v['fr10']}%, {v['missed']} missed; card: {card_path}")
+
+
+CARD_COLUMNS = ("model", "input", "architecture", "last run", "AFW faces", "NME %", "FR@0.08 %", "FR@0.10 %",
+                "AUC@0.10", "missed", "brows", "eyes", "nose", "mouth")
+
+
+def cards_table(cards: dict) -> str:
+    """The model card's table, from the .card.json files ({name: card}): what each card says, as it
+    says it (the test holds models/MODEL_CARD.md to this)."""
+    rows = ["| " + " | ".join(CARD_COLUMNS) + " |", "|" + "---|" * len(CARD_COLUMNS)]
+    for name, c in cards.items():
+        v, t, r = c["val"], c["train"], c["val"]["regions"]
+        cells = [f"**{name}**", "x".join(map(str, c["imgsz"])), c["architecture"],
+                 f"{t['epochs']} epochs, {t['device'].split(',')[0]}", v["faces"], v["nme"], v["fr08"], v["fr10"],
+                 v["auc10"], v["missed"], r["brows"], r["eyes"], r["nose"], r["mouth"]]
+        rows.append("| " + " | ".join(map(str, cells)) + " |")
+    return "\n".join(rows)
+

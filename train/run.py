@@ -124,7 +124,7 @@ def face_folders(train_dir, val_dir) -> tuple[Path, Path]:
 
     s = shared_faces()
     if (train_dir is None or val_dir is None) and s is None:
-        raise UserError("train: give --train and --val (the shared faces are not beside the checkout)")
+        raise UserError("train: give --data and --val-data (the shared faces are not beside the checkout)")
     return Path(train_dir or s / "helen_train"), Path(val_dir or s / "afw")
 
 
