@@ -79,9 +79,8 @@ def nav_pages() -> set:
 
 def page_text(site: Path, page: str) -> str:
     """A built page's text, tags stripped."""
-    rel = page[:-3]
-    rel = rel.removesuffix("index") if rel.endswith("index") else rel + "/"
-    path = site / rel / "index.html"
+    rel = page.removesuffix(".md")
+    path = site / (rel.removesuffix("index") if rel.endswith("index") else rel) / "index.html"
     return html.unescape(re.sub(r"<[^>]+>", " ", path.read_text()))
 
 
@@ -246,8 +245,8 @@ def test_changelog_names_the_running_version():
     assert heads and all(re.fullmatch(r"Unreleased|\d+\.\d+\.\d+", h) for h in heads), heads
     version = facelm.__version__
     if "dev" in version:
-        assert heads[0] == "Unreleased" and f"({version})" in text.splitlines()[text.splitlines().index(
-            next(ln for ln in text.splitlines() if ln.startswith("## [Unreleased]")))]
+        first = re.search(r"^## \[.*$", text, re.M).group(0)
+        assert heads[0] == "Unreleased" and f"({version})" in first
     else:
         assert heads[0] == version
     for section in re.findall(r"^### (.+)$", text, re.M):
