@@ -59,8 +59,9 @@ def main():
     import numpy as np
     from tabulate import tabulate
 
-    from facelm.calib.select import CalibOptions, build_calibration, onnx2tf_sample
-    from facelm.compiler.convert import onnx2tf_saved_model, quantize_tflite, simplify
+    from facelm.calib.select import CalibOptions, build_calibration
+    from facelm.compiler.convert import quantize_tflite, simplify
+    from facelm.compiler.tf_build import onnx2tf_saved_model
     from facelm.eval.defaults import DEFAULT_MODEL, default_calib_data
     from facelm.eval.cost.profile import LatencyOptions, file_mb, time_interleaved, tflite_cost
     from facelm.eval.infer.runtimes import open_runtime
@@ -83,7 +84,7 @@ def main():
         print(f"[{i}/{len(dirs)}] width {w} at {s}: onnxsim, onnx2tf, full-integer quantisation", flush=True)
         simplify(d / "model.onnx", d / "model.sim.onnx")
         calib = build_calibration(default_calib_data(), CalibOptions(n=32, imgsz=(s, s))).arrays
-        onnx2tf_saved_model(d / "model.sim.onnx", d / "tf" / "saved_model", onnx2tf_sample(calib))
+        onnx2tf_saved_model(d / "model.sim.onnx", d / "tf" / "saved_model", calib)
         quantize_tflite(d / "tf" / "saved_model", d / "int8.tflite", calib.transpose(0, 2, 3, 1), "int8")
         rows.append(row(f"width {w}" + (" (YOLOv8n)" if w == 0.25 else ""), s, d / "int8.tflite"))
     built = ROOT / "build" / DEFAULT_MODEL.stem / f"{DEFAULT_MODEL.stem}_int8.tflite"

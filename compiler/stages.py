@@ -12,6 +12,7 @@ from typing import Callable
 from facelm.compiler import convert, export
 from facelm.compiler.guard import ORT_ATTEMPTS, TFLITE_ATTEMPTS, VARIANT_ATTEMPTS, int8_with_guard, passes
 from facelm.compiler.verify import compare_float
+from facelm.core.clock import part
 from facelm.core.contract import FLOAT_PRECISIONS, PRECISIONS
 from facelm.core.errors import InputError
 
@@ -30,26 +31,30 @@ class Stage:
 def _export(src: Path, ref: Path, dst: Path, ctx) -> dict:
     if src.suffix == ".onnx":
         return export.adopt_onnx(src, dst, ctx.info, ctx.verify_inputs())
-    model, info = ctx.checkpoint()
-    return {"from": "pt", "opset": ctx.opts.opset, **export.export_model(model, info, dst, ctx.opts.opset)}
+    with part("load checkpoint"):
+        model, info = ctx.checkpoint()
+    with part("torch.onnx export"):
+        return {"from": "pt", "opset": ctx.opts.opset, **export.export_model(model, info, dst, ctx.opts.opset)}
 
 
 def _simplify(src: Path, ref: Path, dst: Path, ctx) -> dict:
-    return {"tool": convert.simplify(src, dst)}
+    with part("simplify"):
+        return {"tool": convert.simplify(src, dst)}
 
 
 def _saved_model(src: Path, ref: Path, dst: Path, ctx) -> dict:
-    from facelm.calib.select import onnx2tf_sample
+    from facelm.compiler.tf_build import onnx2tf_saved_model
 
     # The verification faces serve: selecting a calibration set here would cost seconds.
-    products = convert.onnx2tf_saved_model(src, dst, onnx2tf_sample(ctx.verify_inputs()))
-    return {"tool": "onnx2tf", **({"activation_matmuls": products} if products else {})}
+    return {"tool": "onnx2tf", **onnx2tf_saved_model(src, dst, ctx.verify_inputs())}
 
 
 def _tflite(kind: str):
     def build(src: Path, ref: Path, dst: Path, ctx) -> dict:
-        convert.copy_tflite(src, dst, kind)
-        return {"tool": "onnx2tf"}
+        from facelm.compiler.tf_build import float_tflite
+
+        float_tflite(src, dst, kind)
+        return {"tool": "onnx2tf + TFLiteConverter"}
     return build
 
 

@@ -10,5 +10,6 @@
               its folder; --trust-checkpoint
 - head:       the INT8-friendly split head (torch)
 - progress:   bars on a terminal, one line per finished step in a log
+- clock:      named parts of a compile stage's seconds, kept in its manifest
 
 Nothing here imports another package of the project, nor click (tests/test_layers.py)."""

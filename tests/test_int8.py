@@ -141,7 +141,7 @@ def _attention_int8(tmp_path):
     from ultralytics.nn.modules.block import Attention
     from ultralytics.nn.modules.conv import Conv
 
-    from facelm.compiler import convert
+    from facelm.compiler import convert, tf_build
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(Conv(3, 128, 3, 4), Attention(128, num_heads=2), Conv(128, 16, 1)).eval()
@@ -151,7 +151,7 @@ def _attention_int8(tmp_path):
                       dynamo=False, input_names=["images"])
     convert.simplify(tmp_path / "attn.onnx", onnx_path)  # as compile does
     calib = np.random.default_rng(0).random((16, 12, 12, 3), dtype=np.float32)
-    made = convert.onnx2tf_saved_model(onnx_path, tmp_path / "sm", calib[:4])
+    made = tf_build.onnx2tf_saved_model(onnx_path, tmp_path / "sm", calib[:4].transpose(0, 3, 1, 2))["activation_matmuls"]
     convert.quantize_tflite(tmp_path / "sm", tmp_path / "attn_int8.tflite", calib, "int8")
     outs = []
     for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
