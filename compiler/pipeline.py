@@ -8,8 +8,10 @@ from functools import cached_property
 from pathlib import Path
 
 from facelm.compiler.stages import DEFAULT_TARGETS, PIPELINE, STAGES, Stage, check, with_ancestors
+from facelm.core.clock import part, recording
 from facelm.core.errors import InputError, UserError
-from facelm.core.files import atomic_output, is_current, read_manifest, sha256, write_json_atomic
+from facelm.core.files import (atomic_output, is_current, read_manifest, remove_stale_temporaries, sha256,
+                               write_json_atomic)
 
 
 
@@ -111,7 +113,8 @@ class Context:
         n = n or self.opts.calib_n
         if n not in self._calib:
             src = self.opts.calib_data or default_calib_data()
-            self._calib[n] = build_calibration(Path(src), CalibOptions(n=n, imgsz=self.info.imgsz))
+            with part(f"calibration set ({n} faces)"):
+                self._calib[n] = build_calibration(Path(src), CalibOptions(n=n, imgsz=self.info.imgsz))
         return self._calib[n]
 
     def guard_dataset(self):
@@ -145,7 +148,7 @@ class Context:
 
 #: Stages whose conversion changed in a way their inputs do not show.
 _GUARD_REVISION = "a pass that loses marginal faces tries the other remedies"
-REVISIONS = {"saved_model": "attention products as sums",
+REVISIONS = {"saved_model": "attention products as sums; written once as a tf.function",
              **{s: _GUARD_REVISION for s in ("tflite_int8", "tflite_int8_fio", "ort_int8")}}
 
 
@@ -191,9 +194,11 @@ def run_stage(stage: Stage, ctx: Context) -> StageResult:
     reset_peak_rss()
     t = time.perf_counter()
     src, ref = ctx.paths[stage.builds_from], ctx.paths[stage.checks_against]
-    with atomic_output(dst) as tmp:
+    with atomic_output(dst) as tmp, recording() as parts:
         report = stage.build(src, ref, tmp, ctx) or {}
-        report.update(check(stage, ref, tmp, ctx))
+        with part("float check"):
+            report.update(check(stage, ref, tmp, ctx))
+    report["parts"] = parts
     if src == ctx.source and src.suffix == ".pt":  # how the file from elsewhere was read
         from facelm.core.safe_load import load_mode
 
@@ -242,16 +247,14 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
     if not is_current(ctx.filename(stages[0]), _key(stages[0], ctx)):
         ctx.info  # a bad checkpoint or input size fails here, before any folder is made
     _check_writable(out)
-    results, failed = [], set()
-    bar = _bar(stages, progress)
-    try:
-        for stage in stages:
-            bar.set_description(f"compile {stage.name}")
-            results.append(_run_or_skip(stage, ctx, failed))
-            bar.update(1)
-    finally:
-        bar.close()
-    return results
+    remove_stale_temporaries(out)  # what a killed run was writing
+    from facelm.compiler import lanes
+
+    def stale(stage: Stage) -> bool:
+        needs = (stage.builds_from, stage.checks_against)
+        return not all(n in ctx.paths for n in needs) or not is_current(ctx.filename(stage), _key(stage, ctx))
+
+    return lanes.run(stages, ctx, _run_or_skip, stale, _bar(stages, progress))
 
 
 def _run_or_skip(stage: Stage, ctx: Context, failed: set) -> StageResult:

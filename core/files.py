@@ -66,7 +66,7 @@ def atomic_output(final: Path):
     """Yield a temp path beside `final`; on success move it into place, on failure remove it
     (the previous good artifact, if any, stays untouched)."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.")) / final.name
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.{os.getpid()}-")) / final.name
     try:
         yield tmp
         if not tmp.exists():
@@ -76,6 +76,29 @@ def atomic_output(final: Path):
         os.replace(tmp, final)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporary folders atomic_output left in folder when the process writing them
+    was killed outright (kill -9, a power cut): each names its writer's process id, and only those
+    of processes no longer running go. Returns what was removed."""
+    gone = []
+    for d in folder.glob(".*.*-*"):
+        pid = d.name.rsplit(".", 1)[-1].split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running
+        return True
+    return True
 
 
 def is_current(artifact: Path, key: dict) -> bool:
