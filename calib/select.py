@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,30 +87,46 @@ def build_calibration(source: Path, opts: CalibOptions, cache_dir: Path | None =
     if hit.exists():
         z = np.load(hit, allow_pickle=False)
         return CalibSet(tuple(z["images"].tolist()), z["arrays"], int(z["available"]), str(z["note"]))
-    feats, arrays, names = [], [], []
-    faces_by_name = {}
-    for s in ds.samples:
-        img = read_image(s.image)
-        if img is None:
-            continue
-        feats.append(descriptor(img, s.faces if ds.labelled else ()))
-        names.append(str(s.image))
-        faces_by_name[str(s.image)] = img
+    names, feats = _descriptors(ds, cache_dir)
     if not names:
         raise UserError(f"{source}: no readable images for calibration")
-    widths = {len(f) for f in feats}
-    if len(widths) > 1:  # a few unlabelled images among labelled ones: drop the pose part
-        w = min(widths)
-        feats = [f[:w] for f in feats]
-    order = k_center(np.stack(feats), opts.n)
-    for i in order:
-        arrays.append(preprocess(faces_by_name[names[i]], opts.imgsz)[0][0])
+    order = k_center(feats, opts.n)
+    arrays = [preprocess(read_image(names[i]), opts.imgsz)[0][0] for i in order]
     note = (f"asked for {opts.n}, {source} has {len(names)} usable images: using {len(names)}"
             if len(names) < opts.n else f"{len(order)} of {len(names)} images chosen by k-center")
     cs = CalibSet(tuple(names[i] for i in order), np.stack(arrays).astype(np.float32), len(names), note)
     with atomic_output(hit) as tmp:
         np.savez_compressed(tmp, images=np.array(cs.images), arrays=cs.arrays, available=cs.available, note=cs.note)
     return cs
+
+
+def _descriptors(ds, cache_dir: Path) -> tuple[list[str], np.ndarray]:
+    """Every readable image's descriptor, computed once per folder (decoding is most of a
+    calibration set's cost and does not depend on N or the input size: a sweep over four
+    sizes and an INT8 stage's larger set reuse it), on every core."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hit = cache_dir / f"descriptors-{_cache_key([s.image for s in ds.samples], CalibOptions(n=1, imgsz=(0, 0)))}.npz"
+    if hit.exists():
+        z = np.load(hit, allow_pickle=False)
+        return z["names"].tolist(), z["feats"]
+
+    def one(s):
+        img = read_image(s.image)  # OpenCV releases the GIL while it decodes
+        return None if img is None else (str(s.image), descriptor(img, s.faces if ds.labelled else ()))
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        done = [r for r in pool.map(one, ds.samples) if r is not None]
+    names, feats = [n for n, _ in done], [f for _, f in done]
+    widths = {len(f) for f in feats}
+    if len(widths) > 1:  # a few unlabelled images among labelled ones: drop the pose part
+        w = min(widths)
+        feats = [f[:w] for f in feats]
+    feats = np.stack(feats) if feats else np.zeros((0, 0), np.float32)
+    if names:
+        with atomic_output(hit) as tmp:
+            np.savez(tmp, names=np.array(names), feats=feats)
+    return names, feats
 
 
 def onnx2tf_sample(arrays: np.ndarray, n: int = 20, size: int = 128) -> np.ndarray:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facelm.compiler.verify import INT8_DRIFT_LIMIT, anchor_drift
+from facelm.core.clock import part
 from facelm.eval.infer.artifact import describe
 from facelm.eval.infer.decode import DecodeOptions
 
@@ -35,15 +36,25 @@ ORT_ATTEMPTS = (Attempt("per-channel weights, float head", float_head=True), Att
 VARIANT_ATTEMPTS = (Attempt("as built"),)
 
 
+#: The guard's faces are decoded once per compile, up to this much memory (AFW's 337: 156 MB).
+GUARD_DECODED_MB = 1024
+
+
 def guard_score(parent: Path, child: Path, ctx) -> dict:
     """Drift on decoded faces (and NME against labels when present), plus anchor drift. The
     float parent is evaluated once and reused by every attempt."""
     from facelm.compiler.verify import run_all
-    from facelm.eval.metrics.evaluate import drift, evaluate_path
+    from facelm.eval.metrics.evaluate import decode_all, drift, evaluate_path
 
     ds, hw = ctx.guard_dataset(), ctx.info.imgsz
-    results = {"parent": ctx.memo(("guard-eval", parent), lambda: evaluate_path(parent, ds, imgsz=hw)),
-               "child": evaluate_path(child, ds, imgsz=hw)}
+    images = ctx.memo("guard-images", lambda: decode_all([ds], GUARD_DECODED_MB))
+
+    def parent_eval():
+        with part("guard evaluation [float parent, once]"):
+            return evaluate_path(parent, ds, imgsz=hw, images=images)
+
+    results = {"parent": ctx.memo(("guard-eval", parent), parent_eval),
+               "child": evaluate_path(child, ds, imgsz=hw, images=images)}
     out = {}
     for role, r in results.items():
         if r.summary:
@@ -126,8 +137,10 @@ def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt,
     for i, a in enumerate(attempts):
         out = dst.with_name(f"attempt{i}_{dst.name}")
         calib = ctx.calibration(ctx.opts.calib_n * a.calib_scale)
-        make(out, calib, a)
-        r = {"remedy": a.label, "calibration_images": len(calib.images), **guard_score(parent, out, ctx)}
+        with part(f"quantise [{a.label}]"):
+            make(out, calib, a)
+        with part(f"guard evaluation [{a.label}]"):
+            r = {"remedy": a.label, "calibration_images": len(calib.images), **guard_score(parent, out, ctx)}
         r["kind"] = describe(out).kind
         r["passed"] = passes(r)
         tried.append(r)
@@ -138,6 +151,7 @@ def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt,
     shutil.move(best[0], dst)
     for f in dst.parent.glob(f"attempt*_{dst.name}"):
         f.unlink()
-    speed = relative_latency(parent, dst, ctx.info.imgsz)
+    with part("latency beside the parent"):
+        speed = relative_latency(parent, dst, ctx.info.imgsz)
     return {"guard": {"criterion": criterion(best[1]), "passed": best[1]["passed"], "chosen": best[1]["remedy"],
                       "attempts": tried}, "kind": best[1]["kind"], "latency_vs_parent": speed}

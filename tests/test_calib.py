@@ -34,7 +34,12 @@ def test_selection_is_cached_and_deterministic(tmp_path):
     src = _folder(tmp_path / "faces", 30)
     opts = CalibOptions(n=10, imgsz=(64, 64))
     a = build_calibration(src, opts, tmp_path / "cache")
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    # the selection, and the descriptors every N and size of these faces share
+    (desc,) = (tmp_path / "cache").glob("descriptors-*.npz")
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+    made = desc.stat().st_mtime_ns
+    c = build_calibration(src, CalibOptions(n=5, imgsz=(96, 96)), tmp_path / "cache")
+    assert c.images == a.images[:5] and desc.stat().st_mtime_ns == made  # k-center's first 5, not recomputed
     b = build_calibration(src, opts, tmp_path / "cache2")
     assert a.images == b.images and np.array_equal(a.arrays, b.arrays)
     assert a.arrays.shape == (10, 3, 64, 64) and a.arrays.dtype == np.float32

@@ -97,13 +97,13 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
 
 
 def evaluate_path(path, ds: Dataset, opts: EvalOptions = EvalOptions(progress=False), threads: int = 2,
-                  imgsz=None) -> EvalResult:
-    """Evaluate a model file on the first runtime that can run it."""
+                  imgsz=None, images: dict | None = None) -> EvalResult:
+    """Evaluate a model file on the first runtime that can run it (images: as evaluate's)."""
     from facelm.eval.infer.artifact import describe
     from facelm.eval.infer.runtimes import open_runtime
 
     rt = open_runtime(path, threads, imgsz)
-    return evaluate(rt, describe(path, imgsz), ds, opts)
+    return evaluate(rt, describe(path, imgsz), ds, opts, images)
 
 
 def face_drifts(child_faces: list, parent_faces: list, k: int, normaliser: str = "inter-ocular") -> list:
