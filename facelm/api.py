@@ -14,6 +14,7 @@ A mistake of the caller's (a missing file, a bad option value, data of the wrong
 facelm.UserError with the one line the CLI prints; anything else is a bug."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class Build:
     source: Path
     out: Path
     results: tuple = ()
+    seconds: float | None = None  # the whole compile's wall time (None: not timed)
 
     @property
     def artifacts(self) -> dict:
@@ -49,7 +51,7 @@ class Build:
         """The table `compile` prints."""
         from facelm.scores.table import compile_table
 
-        return compile_table(list(self.results))
+        return compile_table(list(self.results), self.seconds)
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,9 @@ def compile(source: PathLike = "face51-s", *, out: PathLike | None = None, targe
         targets = [t.strip() for t in targets.split(",") if t.strip()]
     opts = CompileOptions(imgsz=imgsz, opset=opset, calib_data=_path(calib_data), calib_n=calib_images,
                           verify_data=_path(data), targets=tuple(targets) if targets else DEFAULT_TARGETS)
+    t = time.perf_counter()
     results = compile_checkpoint(src, _path(out), opts, progress=progress)
-    return Build(src, results[0].path.parent, tuple(results))
+    return Build(src, results[0].path.parent, tuple(results), round(time.perf_counter() - t, 1))
 
 
 def score(sources: PathLike | Build | list | None = None, *, data: PathLike | None = None,

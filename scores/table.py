@@ -8,7 +8,9 @@ def _size_mb(p) -> float:
     return p.stat().st_size / 1e6
 
 
-def compile_table(results) -> str:
+def compile_table(results, seconds: float | None = None) -> str:
+    """The stage table; with seconds (the whole compile's), a last line with the total and the
+    slowest stage."""
     from tabulate import tabulate
 
     rows = []
@@ -28,7 +30,18 @@ def compile_table(results) -> str:
             continue
         rows.append([r.stage, str(r.path), f"{_size_mb(r.path):.2f}", rep.get("kind", ""),
                      "cached" if r.cached else f"{r.seconds:.1f}", note, _speed(rep.get("latency_vs_parent"))])
-    return tabulate(rows, headers=["stage", "artifact", "MB", "kind", "seconds", "check", "ms vs parent (1 thread)"])
+    table = tabulate(rows, headers=["stage", "artifact", "MB", "kind", "seconds", "check", "ms vs parent (1 thread)"])
+    return table + (f"\n{_total_line(results, seconds)}" if seconds is not None else "")
+
+
+def _total_line(results, seconds: float) -> str:
+    built = [r for r in results if not r.cached and not r.error]
+    if not built:
+        return f"{seconds:.1f} s in all: every artifact was current"
+    slow = max(built, key=lambda r: r.seconds)
+    cached = sum(r.cached for r in results)
+    return (f"{seconds:.1f} s in all ({len(built)} built{f', {cached} current' if cached else ''}; stages beside "
+            f"each other overlap); slowest stage: {slow.stage} {slow.seconds:.1f} s")
 
 
 def _guard_figures(a: dict) -> str:

@@ -60,6 +60,20 @@ def test_the_compile_table_says_what_the_int8_guard_judged(tmp_path):
     assert "ok: NME x1.030, misses 1 vs 1 (a, 1 tried)" in table
     assert "ok: anchor drift 0.83% (the parent finds no face)" in table and "nan" not in table
 
+
+def test_the_compile_table_ends_with_the_total_and_the_slowest_stage(tmp_path):
+    from facelm.compiler.pipeline import StageResult
+    from facelm.scores.table import compile_table
+
+    f = tmp_path / "m.onnx"
+    f.write_bytes(b"0" * 1000)
+    rows = [StageResult("onnx", f, True, 0.0), StageResult("sim", f, False, 0.8), StageResult("saved_model", f, False, 11.6),
+            StageResult("tflite_fp32", f, False, 0.0, error="not built: it needs saved_model, which failed")]
+    last = compile_table(rows, 14.04).splitlines()[-1]
+    assert last.startswith("14.0 s in all (2 built, 1 current;") and last.endswith("slowest stage: saved_model 11.6 s")
+    assert compile_table(rows[:1], 0.31).splitlines()[-1] == "0.3 s in all: every artifact was current"
+    assert "in all" not in compile_table(rows)  # untimed (a Build made by hand)
+
 @pytest.mark.shared_data
 @pytest.mark.parametrize("runtime", [
     pytest.param("onnxruntime", marks=pytest.mark.onnxruntime),
