@@ -66,15 +66,21 @@ def stage_rows(out: Path) -> list[dict]:
     return sorted(rows, key=lambda d: d["step"])
 
 
-def table(ckpt: str, run: dict, rows: list[dict]) -> tuple[str, list]:
+def table(ckpt: str, run: dict, rows: list[dict], lanes: bool = True) -> tuple[str, list]:
+    """One checkpoint's stages and their parts; lanes: the run had this checkout's side lane
+    (its stages ran beside the rest, so they are not counted in the time outside the stages)."""
     from tabulate import tabulate
 
+    from facelm.compiler.lanes import side_stages
+    from facelm.compiler.stages import STAGES
+
+    side = {s.name for s in side_stages([STAGES[d["stage"]] for d in rows])} if lanes else set()
     lines, in_stages = [], 0.0
     for d in rows:
         secs = d["wall_seconds"]
-        in_stages += secs
+        in_stages += 0 if d["stage"] in side else secs
         parts = d["report"].get("parts", {})
-        lines.append([d["stage"], f"{secs:.1f}", "", ""])
+        lines.append([d["stage"] + (" (beside, 2nd process)" if d["stage"] in side else ""), f"{secs:.1f}", "", ""])
         for name, s in parts.items():
             lines.append(["", "", name, f"{s:.1f}"])
         rest = secs - sum(v for k, v in parts.items() if not k.startswith("·"))
@@ -116,7 +122,8 @@ def main() -> None:
         run = compile_fresh(ckpt, out)
         text, row = table(ckpt, run, stage_rows(out))
         if before:
-            text += "\n\n" + table(f"{ckpt} (before)", before, stage_rows(out.with_name(out.name + "-before")))[0]
+            rows = stage_rows(out.with_name(out.name + "-before"))
+            text += "\n\n" + table(f"{ckpt} (before)", before, rows, lanes=False)[0]
         for r in (run, before or {}):
             if r.get("rc"):
                 text += "\n\ncompile's output:\n" + r["tail"]
