@@ -4,6 +4,7 @@ Installed, everything is one import name, `facelm`: the repository's top-level f
 eval/, compiler/, ...) become facelm.core, facelm.eval, facelm.compiler, ..., and cli.py becomes
 facelm.cli (facelm/__init__.py does the same mapping in a checkout)."""
 import re
+import runpy
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -13,6 +14,8 @@ HERE = Path(__file__).resolve().parent
 #: The layering (tests/test_layers.py), bottom up; each becomes facelm.<name>.
 LAYERS = ["core", "models", "scores", "eval", "calib", "train", "compiler", "explore", "submit", "htmlreport"]
 SUBPACKAGES = find_packages(include=[p for name in LAYERS for p in (name, f"{name}.*")])
+#: Version ranges (core/ranges.py imports nothing, so it is read here without importing facelm).
+REQUIRES = runpy.run_path(str(HERE / "core" / "ranges.py"))["REQUIRES"]
 VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "facelm" / "__init__.py").read_text(), re.M).group(1)
 
 
@@ -31,7 +34,7 @@ setup(
     version=VERSION,
     description="Compile YOLO-pose face-landmark checkpoints to ONNX/TFLite (fp32, fp16, INT8) and score "
                 "every artifact on every runtime with one evaluator.",
-    python_requires=">=3.11,<3.12",
+    python_requires=">=3.11",
     packages=["facelm", *(f"facelm.{p}" for p in SUBPACKAGES)],
     package_dir={"facelm": "facelm", **{f"facelm.{p}": p.replace(".", "/") for p in SUBPACKAGES}},
     # The built-in models, the baselines and the submission runner are package data, so an
@@ -39,14 +42,10 @@ setup(
     package_data={"facelm.models": ["*.pt", "*.card.json", "MODEL_CARD.md"], "facelm.scores": ["baselines/*.json"],
                   "facelm.submit": ["templates/*.py"], "facelm.htmlreport": ["templates/*.j2"]},
     cmdclass={"build_py": BuildPy},
-    # Exact versions that fit together live in requirements.lock (install it with --no-deps:
-    # onnx2tf names `tensorflow`, the lock carries the smaller, identical tensorflow-cpu).
-    install_requires=[
-        "click>=8.1", "tabulate>=0.9", "tqdm>=4.66", "numpy==1.26.4", "opencv-python-headless>=4.9",
-        "onnx==1.19.1", "onnxruntime==1.23.0", "onnxsim==0.4.36", "onnxslim>=0.1.90", "onnx2tf==1.29.24",
-        "tensorflow-cpu==2.19.0", "ai-edge-litert==2.1.0", "ultralytics==8.4.190", "torch==2.14.1",
-        "torchvision==0.29.1", "torch-pruning==1.6.1", "menpo==0.11.1", "psutil>=5.9", "pyyaml>=6", "matplotlib>=3.8", "Jinja2>=3.1", "ray==2.60.0",
-    ],
+    # Ranges (core/ranges.py); the exact set that was tested together is requirements.lock
+    # (install it with --no-deps: onnx2tf 1.29 pins exact versions of its own, and names
+    # `tensorflow` where the lock carries the smaller, identical tensorflow-cpu).
+    install_requires=[f"{name}{spec}" for name, spec in REQUIRES.items()],
     extras_require={"test": ["pytest>=8", "tox>=4"],
                     "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.8", "mkdocstrings-python>=2.0"]},
     entry_points={"console_scripts": ["facelm=facelm.cli:main"]},

@@ -36,6 +36,16 @@ ORT_ATTEMPTS = (Attempt("per-channel weights, float head", float_head=True), Att
 VARIANT_ATTEMPTS = (Attempt("as built"),)
 
 
+#: A guard that judged fewer faces than this says nothing about the file (three sample faces once
+#: read "ok"): it is marked not judged, and compile exits 1.
+MIN_GUARD_FACES = 50
+
+
+def faces_judged(ds) -> int:
+    """Labelled faces of the guard's set, or its images when it has no labels."""
+    return sum(len(s.faces) for s in ds.samples) if ds.labelled else len(ds.samples)
+
+
 #: The guard's faces are decoded once per compile, up to this much memory (AFW's 337: 156 MB).
 GUARD_DECODED_MB = 1024
 
@@ -153,5 +163,6 @@ def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt,
         f.unlink()
     with part("latency beside the parent"):
         speed = relative_latency(parent, dst, ctx.info.imgsz)
+    n = faces_judged(ctx.guard_dataset())
     return {"guard": {"criterion": criterion(best[1]), "passed": best[1]["passed"], "chosen": best[1]["remedy"],
-                      "attempts": tried}, "kind": best[1]["kind"], "latency_vs_parent": speed}
+                      "faces": n, "judged": n >= MIN_GUARD_FACES, "attempts": tried}, "kind": best[1]["kind"], "latency_vs_parent": speed}

@@ -10,7 +10,27 @@ shape is the ONNX output's, the plain NHWC add is the right one: it is put back.
 TFLite is checked tensor-to-tensor against the ONNX graph afterwards, as for every conversion."""
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
+
+#: The onnx2tf releases these patches (this one and onnx2tf_matmul's) were written for and tested
+#: on; under any other they stand aside and onnx2tf converts as it does by itself.
+WRITTEN_FOR = ">=1.29,<1.30"
+_SAID: set = set()
+
+
+def patch_applies(what: str) -> bool:
+    """Whether the installed onnx2tf is one the patch `what` was written for; says once per
+    process, in one line, when it is not."""
+    from facelm.core.versions import installed, within
+
+    if within("onnx2tf", WRITTEN_FOR):
+        return True
+    if what not in _SAID:
+        _SAID.add(what)
+        print(f"onnx2tf {installed('onnx2tf')}: {what} was written for onnx2tf{WRITTEN_FOR} and is not applied; "
+              "the fp32 check still holds every file to the ONNX graph", file=sys.stderr)
+    return False
 
 
 def _channels_last(shape) -> list | None:
@@ -23,6 +43,9 @@ def _channels_last(shape) -> list | None:
 
 @contextmanager
 def nhwc_residual_adds():
+    if not patch_applies("the channels-last Add correction"):
+        yield
+        return
     import tensorflow as tf
     import onnx2tf.ops.Add as add_op
 

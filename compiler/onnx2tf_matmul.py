@@ -44,6 +44,11 @@ def products_as_sums():
     """While active, onnx2tf builds a MatMul of two activations whose product holds at most
     MAX_PRODUCT values as MUL + SUM. Yields a list that gets (node name, 'sum of products' |
     'kept: <why>') for each such MatMul."""
+    from facelm.compiler.onnx2tf_adds import patch_applies
+
+    if not patch_applies("attention products as sums"):
+        yield []
+        return
     import onnx_graphsurgeon as gs
     import onnx2tf.ops.MatMul as matmul_op
     import tensorflow as tf

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from facelm.compiler.faces import with_faces
+from facelm.compiler.guard import MIN_GUARD_FACES
 from facelm.compiler.stages import DEFAULT_TARGETS, PIPELINE, STAGES, Stage, check, with_ancestors
 from facelm.core.clock import part, recording
 from facelm.core.errors import InputError, UserError
@@ -52,7 +54,12 @@ class StageResult:
     def failed(self) -> str | None:
         """Why this artifact must not ship: its error, or an INT8 guard it did not pass."""
         guard = self.report.get("guard")
-        return self.error or (f"{self.path.name}: fails its INT8 guard" if guard and not guard["passed"] else None)
+        if self.error or not guard:
+            return self.error
+        if not guard.get("judged", True):
+            return f"{self.path.name}: INT8 guard not judged (it saw {guard['faces']} faces; at least {MIN_GUARD_FACES} " \
+                   "are needed: give --data FACES)"
+        return None if guard["passed"] else f"{self.path.name}: fails its INT8 guard"
 
 
 class Context:
@@ -237,13 +244,16 @@ def compile_checkpoint(source: Path, out: Path | None = None, opts: CompileOptio
     if source.suffix not in (".pt", ".onnx"):
         raise UserError(f"{source}: expected an ultralytics .pt checkpoint or an .onnx model")
     from facelm.core.safe_load import check_sources
+    from facelm.core.versions import require
     from facelm.eval.defaults import BUILD
 
+    require("onnx2tf", "onnxruntime", "ai-edge-litert", "tensorflow-cpu")  # older than the range: exit 2 here
     check_sources([source])  # a file naming code to run is refused before anything is made
 
     out = (Path(out) if out else BUILD / source.stem.replace(".", "_")).absolute()
     ctx = Context(source.absolute(), out, opts)
     stages = with_ancestors(list(opts.targets))
+    ctx = with_faces(ctx, stages, progress)  # before any folder is made: INT8 with no faces is refused
     if not is_current(ctx.filename(stages[0]), _key(stages[0], ctx)):
         ctx.info  # a bad checkpoint or input size fails here, before any folder is made
     _check_writable(out)

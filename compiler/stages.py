@@ -31,10 +31,13 @@ class Stage:
 def _export(src: Path, ref: Path, dst: Path, ctx) -> dict:
     if src.suffix == ".onnx":
         return export.adopt_onnx(src, dst, ctx.info, ctx.verify_inputs())
+    from facelm.core.checkpoint import training_data
+
     with part("load checkpoint"):
         model, info = ctx.checkpoint()
     with part("torch.onnx export"):
-        return {"from": "pt", "opset": ctx.opts.opset, **export.export_model(model, info, dst, ctx.opts.opset)}
+        return {"from": "pt", "opset": ctx.opts.opset, "training_data": training_data(src),
+                **export.export_model(model, info, dst, ctx.opts.opset)}
 
 
 def _simplify(src: Path, ref: Path, dst: Path, ctx) -> dict:

@@ -79,6 +79,13 @@ def load_pose_checkpoint(path: Path, imgsz=None):
     return model, _INFOS[key]
 
 
+def training_data(path: Path) -> str | None:
+    """The data YAML the checkpoint was trained on, as its train_args record it (None when it
+    names none)."""
+    data = _load(Path(path))[1].get("data")
+    return str(data) if data else None
+
+
 def _short(e: Exception) -> str:
     s = str(e).strip().splitlines()
     return (s[0] if s else "no details")[:200]

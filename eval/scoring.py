@@ -215,6 +215,9 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     """Score each file on each runtime that can run it (or only those named). A filter that
     leaves nothing to score is an error, not an empty table. faces: filled with one record per
     labelled face and scored row (eval.metrics.evaluate.face_records), when given."""
+    from facelm.core.versions import require
+
+    require("onnxruntime", "ai-edge-litert")  # a runtime older than facelm's range: one line, exit 2
     jobs, rows, ordered = [], {}, order_artifacts(paths)
     for p in ordered:
         names = runtimes_for(p)

@@ -87,11 +87,11 @@ def job_key(job: Job, digest: str, opts: SweepOptions) -> dict:
     """What a job's cached scores depend on: the checkpoint, the options, the faces, and the
     compiler's stage revisions (a compiler change makes artifacts a cached score no longer describes)."""
     from facelm.compiler.pipeline import REVISIONS
-    from facelm.eval.defaults import default_calib_data, default_eval_data
+    from facelm.eval.defaults import compile_faces, default_eval_data
 
     return {"version": VERSION, "compiler": dict(REVISIONS), "checkpoint_sha256": digest, "imgsz": job.imgsz, "precisions": list(opts.precisions),
             "data": data_fingerprint(opts.data or default_eval_data()), "calib_n": opts.calib_n,
-            "calib": data_fingerprint(opts.calib_data or default_calib_data()),
+            "calib": data_fingerprint(opts.calib_data or compile_faces(None, opts.data).calib),
             **({"scales": extra} if (extra := [s for s in opts.scales if s != 1]) else {})}
 
 

@@ -21,8 +21,9 @@ def compile_table(results, seconds: float | None = None) -> str:
         note = (f"max diff {check:.2g}" if check is not None and check is not False else "")
         if guard:
             best = next(a for a in guard["attempts"] if a["remedy"] == guard["chosen"])
-            note = f"{'ok' if guard['passed'] else 'FAILS GUARD'}: {_guard_figures(best)} ({guard['chosen']}, " \
-                   f"{len(guard['attempts'])} tried)"
+            verdict = ("NOT JUDGED" if not guard.get("judged", True) else "ok" if guard["passed"] else "FAILS GUARD")
+            faces = f" on {guard['faces']} faces" if "faces" in guard else ""
+            note = f"{verdict}{faces}: {_guard_figures(best)} ({guard['chosen']}, {len(guard['attempts'])} tried)"
         if rep.get("source_load", "").startswith("trusted"):
             note += ("; " if note else "") + "checkpoint read with full pickle (--trust-checkpoint)"
         if r.error:

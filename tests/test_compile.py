@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from facelm.core.files import read_manifest, sha256
+from facelm.compiler.guard import MIN_GUARD_FACES
 from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
 from facelm.compiler.tf_build import NON_STRICT_RTOL
 from facelm.compiler.verify import TOLERANCES
@@ -450,9 +451,9 @@ def test_a_yolo26_checkpoint_goes_through_the_whole_chain(tmp_path):
     from tests.tiny import make_tiny_pose
 
     ckpt = make_tiny_pose(tmp_path / "y26.pt", 51, imgsz=64, family="yolo26")
-    res = compile_checkpoint(ckpt, tmp_path / "b", CompileOptions(calib_n=12, guard_images=12, verify_images=4),
-                             progress=False)
-    failed = [(r.stage, r.error) for r in res if r.failed]
+    res = compile_checkpoint(ckpt, tmp_path / "b", CompileOptions(calib_n=12, guard_images=MIN_GUARD_FACES,
+                                                                  verify_images=4), progress=False)
+    failed = [(r.stage, r.failed) for r in res if r.failed]
     assert not failed and [r.stage for r in res] == [*FLOAT, "tflite_int8", "tflite_int8_fio", "ort_int8"], failed
     head = read_manifest(tmp_path / "b" / "y26.onnx")["report"]
     assert head["head"] == "Pose26" and head["branch"] == "one-to-many"
@@ -489,9 +490,10 @@ def test_ultralytics_packed_onnx_is_rewritten_to_the_split_head(family, head, tm
     ckpt = make_tiny_pose(tmp_path / f"{family}.pt", 51, imgsz=64, family=family)
     src = _ultralytics_onnx(ckpt, tmp_path)
     assert describe(src).layout == "packed"
-    res = compile_checkpoint(src, tmp_path / "b", CompileOptions(targets=("tflite_int8",), calib_n=12, guard_images=12,
-                                                                 verify_images=4), progress=False)
-    assert not [r for r in res if r.failed], [(r.stage, r.error) for r in res]
+    res = compile_checkpoint(src, tmp_path / "b", CompileOptions(targets=("tflite_int8",), calib_n=12,
+                                                                 guard_images=MIN_GUARD_FACES, verify_images=4),
+                             progress=False)
+    assert not [r for r in res if r.failed], [(r.stage, r.failed) for r in res]
     rep = read_manifest(tmp_path / "b" / "given.onnx")["report"]
     assert rep["rewritten"] == f"packed {head} head -> split-anchor-v2" and rep["max_diff_vs_original"] < 1e-4
     assert rep["max_abs_diff"]["landmarks"] < 1e-4  # the onnx stage's own check, against the packed source

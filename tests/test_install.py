@@ -42,7 +42,7 @@ def installed(tmp_path_factory):
     Path(purelib, "facelm_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     work = tmp / "elsewhere"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FACELM_MODEL", "FACELM_BUILD")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FACELM_MODEL", "FACELM_BUILD", "FACELM_DATA")}
     return venv_bin, work, env
 
 
@@ -71,6 +71,11 @@ def test_help_from_another_folder(installed):
 
 def test_compile_a_builtin_model_by_name(installed):
     venv_bin, work, env = installed
+    # no faces of the user's domain beside an installed facelm: INT8 is refused before anything is made
+    p = subprocess.run([str(venv_bin / "facelm"), "compile", "face51-s", "--out", "nofaces"], cwd=work, env=env,
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "need faces like the ones the model will meet" in p.stderr, p.stderr[-2000:]
+    assert not (work / "nofaces").exists()
     _ok([venv_bin / "facelm", "compile", "face51-s", "--targets", "sim", "--out", "b/face51_s"], cwd=work, env=env)
     manifest = json.loads((work / "b" / "face51_s" / "face51_s.sim.onnx.json").read_text())
     assert manifest["stage"] == "sim"
@@ -99,7 +104,12 @@ def test_readme_api_example_from_another_folder(installed, default_build):
     code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
     ex = work / "example"
     shutil.copytree(default_build, ex / "build" / "face51_s")
-    p = _ok([venv_bin / "python", "-c", code], cwd=ex, env=env)
+    # installed, the faces beside the checkout are not found by themselves: INT8 wants them named
+    no_faces = subprocess.run([str(venv_bin / "python"), "-c", code], cwd=ex, env=env, capture_output=True, text=True)
+    assert no_faces.returncode == 1 and "need faces like the ones the model will meet" in no_faces.stderr
+    from facelm.eval.defaults import shared_faces
+
+    p = _ok([venv_bin / "python", "-c", code], cwd=ex, env={**env, "FACELM_DATA": str(shared_faces())})
     assert "NME" in p.stdout and "True" in p.stdout.splitlines()[0]
     gone = subprocess.run([str(venv_bin / "python"), "-c", "import core"], cwd=ex, env=env, capture_output=True)
     assert gone.returncode != 0  # nothing but facelm at the top level: a user's own `core` is theirs

@@ -197,7 +197,10 @@ def load_dataset(path: str | Path, pts_origin: int | None = None) -> Dataset:
         raise DatasetError(f"{path}: no such dataset folder or file")
     if path.suffix in (".yaml", ".yml"):
         return _from_data_yaml(path)
-    if (path / "images").is_dir() and (path / "labels").is_dir():
+    if yolo_labels(path):  # an ultralytics split: .../images/<split> beside .../labels/<split>
+        ds = read_yolo_pose(path)
+        ds.name = f"{path.parent.parent.name}-{path.name}" if path.parent.name == "images" else path.name
+    elif (path / "images").is_dir() and (path / "labels").is_dir():
         labels = path / "labels"
         if any(labels.rglob("*.pts")):
             ds = read_pts_folder(path / "images", labels, pts_origin)
@@ -211,6 +214,34 @@ def load_dataset(path: str | Path, pts_origin: int | None = None) -> Dataset:
     if not ds.samples:
         raise DatasetError(f"{path}: no usable images or annotations found")
     return ds
+
+
+def yolo_labels(images: Path) -> Path | None:
+    """The labels folder of an ultralytics split folder (.../images/train -> .../labels/train)."""
+    if "images" not in images.parts[:-1] or not images.is_dir():
+        return None
+    i = len(images.parts) - 1 - images.parts[::-1].index("images")
+    labels = Path(*images.parts[:i], "labels", *images.parts[i + 1:])
+    return labels if labels.is_dir() else None
+
+
+def yaml_splits(path: Path) -> dict[str, Path]:
+    """The split folders an ultralytics data YAML names (train/val/test), resolved as ultralytics
+    does (`path:` relative to the YAML's folder), that exist on disk."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise DatasetError(f"{path}: not a readable data YAML ({type(e).__name__})") from None
+    root = Path(cfg.get("path") or path.parent)
+    root = root if root.is_absolute() else (path.parent / root)
+    out = {}
+    for split in ("train", "val", "test"):
+        name = cfg.get(split)
+        if isinstance(name, str) and (root / name).is_dir():
+            out[split] = root / name
+    return out
 
 
 def _from_data_yaml(path: Path) -> Dataset:
