@@ -22,7 +22,8 @@ OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 GLOBAL = {"--debug", "--version", "--help"}
 #: options of other programs the pages quote, each with its owner
 FOREIGN = {"--no-deps": "pip", "--head": "ray start", "--ckpt": "bench/families.py", "--families": "bench/families.py",
-           "--before": "bench/compile_profile.py", "--sweep": "bench/compile_profile.py"}
+           "--before": "bench/compile_profile.py", "--sweep": "bench/compile_profile.py", "--after": "bench/versions.py",
+           "--models": "bench/versions.py"}
 
 
 def mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess:
