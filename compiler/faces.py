@@ -24,9 +24,10 @@ def with_faces(ctx, stages: list, say: bool):
         faces = compile_faces(o.calib_data, o.verify_data, trained := _training_data(ctx))
     if faces.calib is None:
         int8 = ",".join(s.name for s in stages if "calib_data" in s.options)
-        raise UserError(f"{ctx.source}: {int8} need faces like the ones the model will meet, to calibrate on and to "
-                        f"judge the result by, and none were found ({_named(trained)}, no --calib-data, no --data): give --data FACES (a .pts folder, images/+labels/ or a YOLO data "
-                        "YAML; --calib-data too for separate calibration faces), or leave those stages out of --targets")
+        raise UserError(f"{ctx.source}: {int8} need faces like the ones the model will meet, to calibrate on and "
+                        f"to judge the result by, and none were found ({_named(trained)}, no --calib-data, no "
+                        "--data): give --data FACES (a .pts folder, images/+labels/ or a YOLO data YAML; "
+                        "--calib-data too for separate calibration faces), or leave those stages out of --targets")
     if say and any(w in faces.calib_from + faces.guard_from for w in ("training data", "as no")):
         print(f"INT8 calibrates on {faces.calib} ({faces.calib_from}) and is judged on {faces.guard} "
               f"({faces.guard_from})", file=sys.stderr)

@@ -65,9 +65,6 @@ class CompileFaces:
     calib_from: str = ""
     guard_from: str = ""
 
-    def describe(self) -> dict:
-        return {"calibration": f"{self.calib} ({self.calib_from})", "guard": f"{self.guard} ({self.guard_from})"}
-
 
 def compile_faces(calib: Path | None = None, data: Path | None = None, trained_on: str | None = None) -> CompileFaces:
     """Faces of the user's domain for INT8, first found of: --calib-data / --data; the data YAML
