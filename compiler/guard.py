@@ -165,4 +165,5 @@ def int8_with_guard(make, dst: Path, ctx, parent: Path, attempts: tuple[Attempt,
         speed = relative_latency(parent, dst, ctx.info.imgsz)
     n = faces_judged(ctx.guard_dataset())
     return {"guard": {"criterion": criterion(best[1]), "passed": best[1]["passed"], "chosen": best[1]["remedy"],
-                      "faces": n, "judged": n >= MIN_GUARD_FACES, "attempts": tried}, "kind": best[1]["kind"], "latency_vs_parent": speed}
+                      "faces": n, "judged": n >= MIN_GUARD_FACES, "attempts": tried},
+            "kind": best[1]["kind"], "latency_vs_parent": speed}

@@ -225,9 +225,9 @@ def yolo_labels(images: Path) -> Path | None:
     return labels if labels.is_dir() else None
 
 
-def yaml_splits(path: Path) -> dict[str, Path]:
-    """The split folders an ultralytics data YAML names (train/val/test), resolved as ultralytics
-    does (`path:` relative to the YAML's folder), that exist on disk."""
+def _read_data_yaml(path: Path) -> tuple[dict, Path]:
+    """An ultralytics data YAML and the root its splits are relative to (`path:`, itself relative
+    to the YAML's folder, as ultralytics resolves it)."""
     import yaml
 
     try:
@@ -235,21 +235,17 @@ def yaml_splits(path: Path) -> dict[str, Path]:
     except (OSError, yaml.YAMLError) as e:
         raise DatasetError(f"{path}: not a readable data YAML ({type(e).__name__})") from None
     root = Path(cfg.get("path") or path.parent)
-    root = root if root.is_absolute() else (path.parent / root)
-    out = {}
-    for split in ("train", "val", "test"):
-        name = cfg.get(split)
-        if isinstance(name, str) and (root / name).is_dir():
-            out[split] = root / name
-    return out
+    return cfg, root if root.is_absolute() else (path.parent / root)
+
+
+def yaml_splits(path: Path) -> dict[str, Path]:
+    """The split folders a data YAML names (train/val/test) that exist on disk."""
+    cfg, root = _read_data_yaml(path)
+    return {s: root / cfg[s] for s in ("train", "val", "test") if isinstance(cfg.get(s), str) and (root / cfg[s]).is_dir()}
 
 
 def _from_data_yaml(path: Path) -> Dataset:
-    import yaml
-
-    cfg = yaml.safe_load(path.read_text())
-    root = Path(cfg.get("path", path.parent))
-    root = root if root.is_absolute() else (path.parent / root)
+    cfg, root = _read_data_yaml(path)
     split = cfg.get("val") or cfg.get("test") or cfg.get("train")
     if not split:
         raise DatasetError(f"{path}: data YAML names no val/test/train split")
