@@ -10,8 +10,8 @@ import click
 from facelm import __version__
 from facelm.train.device import ACTIVATIONS
 from facelm.train.run import ARCHS, OPTIMIZERS
-from facelm.vocabulary import (JOBS, LATENCY_RUNS, PATH, REPORT, THREADS, TRUST, Group, calib_data, calib_images,
-                               data, faces, option, out)
+from facelm.vocabulary import (CONDITIONS, JOBS, LATENCY_RUNS, PATH, REPORT, THREADS, TRUST, Group, calib_data,
+                               calib_images, data, faces, option, out)
 
 
 @click.group(cls=Group)
@@ -56,14 +56,17 @@ def compile(checkpoint, imgsz, out, targets, opset, calib_data, calib_images, da
 @LATENCY_RUNS
 @click.option("--no-latency", is_flag=True, help="Accuracy and cost only, no timing (the same as --latency-runs 0).")
 @click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
+@CONDITIONS
+@click.option("--stability", is_flag=True, help="Also measure jitter: each face in 5 copies moved a few pixels, the "
+              "landmarks' spread once mapped back.")
 @click.option("--max-images", type=click.IntRange(min=1), help="Score only the first N images.")
 @click.option("--imgsz", type=int, help="Input size for .pt files scored alone.")
 @out(None, "Where to write scores.json/.md/.csv (default: build/scores/<faces>).")
 @REPORT
 @click.option("--update-baselines", is_flag=True, help="Rescore the built-in model's build; rewrite scores/baselines/.")
 @TRUST
-def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, scales, max_images, imgsz,
-          out, report_dir, update_baselines):
+def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs, no_latency, scales, conditions,
+          stability, max_images, imgsz, out, report_dir, update_baselines):
     """Score PATHS (.pt/.onnx/.tflite) or, with --all, every build's artifacts. Exit 0: all scored; 1: a row failed."""
     if update_baselines:  # the only way baselines change (eval.scoring.update_baselines)
         from facelm.eval.scoring import update_baselines as rewrite
@@ -75,7 +78,7 @@ def score(paths, all_, build, data, runtimes, normaliser, threads, latency_runs,
 
     scores = api.score(artifacts_to_score(paths, all_, build), data=data, runtimes=runtimes, threads=threads,
                        latency=not no_latency, latency_runs=latency_runs, scales=scales.split(","),
-                       max_images=max_images, imgsz=imgsz, normaliser=normaliser)
+                       conditions=conditions, stability=stability, max_images=max_images, imgsz=imgsz, normaliser=normaliser)
     out = Path(out) if out else BUILD / "scores" / scores.rows[0].dataset
     click.echo(scores.table() + f"\n\nsaved {', '.join(map(str, scores.save(out)))}")
     _report(out, report_dir)

@@ -29,11 +29,15 @@ class ScoreOptions(EvalOptions):
     imgsz: int | None = None  # for .pt files scored alone
     time_latency: bool = True  # False: accuracy and cost only (a sweep times every artifact together later)
     scales: tuple = ()  # faces also scored shrunk by these factors into clutter (eval.data.scales), besides 1
+    conditions: tuple = ()  # (name, severity) pairs: faces also scored under each (eval.data.conditions)
+    stability: int = 0  # moved copies of every face for the jitter (eval.data.moved); 0: none
 
     def __post_init__(self):
         super().__post_init__()
         if not self.threads or min(self.threads) < 1:
             raise InputError("threads must be positive")
+        if self.stability == 1 or self.stability < 0:
+            raise InputError("stability needs at least 2 moved copies (0: none)")
 
 
 @dataclass
@@ -100,23 +104,30 @@ def _cost(art: Artifact, runtime) -> tuple:
     return torch_cost(runtime.model, art.spec.imgsz)
 
 
-def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, scaled: dict | None = None) -> None:
+def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, sets=None) -> None:
     """Load, evaluate, count cost; the runtime stays open for timing at the first thread count."""
+    from facelm.eval.metrics.extra_sets import ExtraSets, scored_extras
+
     gc.collect()
     start_mb = current_rss_mb()
     reset_peak_rss()
     art = describe(job.path, opts.imgsz)
     job.rt = open_runtime(job.path, opts.threads[0], opts.imgsz, job.runtime)
     res = evaluate(job.rt, art, ds, opts, job.images)
-    preds[(str(job.path.resolve()), job.runtime)] = res
+    me = (str(job.path.resolve()), job.runtime)
+    preds[me] = res
     job.x = _one_input(ds, art)
     gflops, params = _cost(art, job.rt)
     parent = str(Path(art.parent).resolve()) if art.parent else None
-    p_res = preds.get((parent, _runtime_of(parent, job.runtime))) if parent else None
+    p_key = (parent, _runtime_of(parent, job.runtime)) if parent else None
+    p_res = preds.get(p_key) if parent else None
     k = art.spec.kpt_shape[0]
     d = drift(res.predictions, p_res.predictions, k, opts.normaliser)[0] if p_res else None
     job.faces = [{"artifact": str(job.path), "runtime": job.runtime, **f}
                  for f in face_records(res, p_res, k, opts.normaliser)]
+    faces = job.faces  # conditions' records are appended, clean faces get their jitter
+    more = scored_extras(job.rt, art, ds, sets or ExtraSets(), opts, job.images, preds, me, p_key, faces)
+    job.faces = [{"artifact": str(job.path), "runtime": job.runtime, **f} for f in faces]
     s = res.summary
     job.fields = dict(kind=art.kind, layout=art.layout, images=res.n_images,
                       faces=s.n_faces if s else sum(len(v) for v in res.predictions.values()),
@@ -126,25 +137,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, scaled: d
                       fp=res.false_positives / max(res.n_images, 1) if s else None,
                       gflops=gflops, params_m=params, size_mb=file_mb(job.path),
                       peak_rss_mb=peak_rss_mb() - start_mb, eval_overhead=res.overhead_s / max(res.invoke_s, 1e-9),
-                      regions=s.regions if s else {}, skipped=[list(x) for x in res.skipped],
-                      scales={f"{f:g}": _at_scale(job, art, sds, opts) for f, sds in (scaled or {}).items()})
-
-
-def _at_scale(job: _Job, art: Artifact, ds: Dataset, opts: ScoreOptions) -> dict:
-    """The same artifact on the faces of one other scale: accuracy, misses, and what the scale
-    means in this model's input pixels."""
-    from facelm.eval.data.scales import face_size_px
-
-    s = evaluate(job.rt, art, ds, opts, job.images).summary
-    return {"nme": s.nme, "fr10": s.fr[0.10], "auc10": s.auc[0.10], "miss": round(100 * s.n_missed / max(s.n_faces, 1), 2),
-            "faces": s.n_faces, "face_px": face_size_px(ds, art.spec.imgsz)}
-
-
-def _scaled(ds: Dataset, scales: tuple) -> dict:
-    """The rendered face sets of every scale but 1, made (or read from the cache) once per run."""
-    from facelm.eval.data.scales import scaled_dataset
-
-    return {s: scaled_dataset(ds, s) for s in scales if s != 1}
+                      regions=s.regions if s else {}, skipped=[list(x) for x in res.skipped], **more)
 
 
 def _guarded(job: _Job, fn) -> None:
@@ -229,15 +222,17 @@ def score_paths(paths: list[Path], ds: Dataset, opts: ScoreOptions = ScoreOption
     # a file naming code to run stops the run before any row (exit 2); only the files this run
     # opens are read (a one-runtime environment may lack the others' readers: tox -e tflite)
     check_sources(dict.fromkeys(j.path for j in jobs))
-    preds, scaled = {}, _scaled(ds, opts.scales)
+    from facelm.eval.metrics.extra_sets import extra_sets
+
+    preds, sets = {}, extra_sets(ds, opts)
     if len(jobs) > 1:  # each image decoded once for all, before any job's memory is measured
         from facelm.eval.metrics.evaluate import decode_all
 
-        shared = decode_all([ds, *scaled.values()], DECODED_MB, opts.progress, opts.max_images)
+        shared = decode_all([ds, *sets.datasets()], DECODED_MB, opts.progress, opts.max_images)
         for j in jobs:
             j.images = shared
     for j in jobs:
-        _guarded(j, lambda j=j: _accuracy(j, ds, opts, preds, scaled))
+        _guarded(j, lambda j=j: _accuracy(j, ds, opts, preds, sets))
     if faces is not None:  # per-face errors for faces.csv, in the rows' order
         faces += [f for j in jobs if not j.error for f in j.faces]
     if opts.time_latency:

@@ -115,7 +115,8 @@ def compile(source: PathLike = "face51-s", *, out: PathLike | None = None, targe
 
 def score(sources: PathLike | Build | list | None = None, *, data: PathLike | None = None,
           runtimes: str | list | None = None, latency: bool = True, threads: str | tuple = (1, 2), scales: tuple = (1,),
-          latency_runs: int = 100, max_images: int | None = None, imgsz: int | None = None,
+          conditions: str | tuple = (), stability: bool | int = False, latency_runs: int = 100,
+          max_images: int | None = None, imgsz: int | None = None,
           normaliser: str = "inter-ocular", progress: bool = True) -> Scores:
     """Score artifacts on every runtime that can run them, as `facelm score` does.
 
@@ -125,6 +126,8 @@ def score(sources: PathLike | Build | list | None = None, *, data: PathLike | No
         data: the faces (default: the default evaluation faces). runtimes: names to use.
         latency: False (or latency_runs=0) for accuracy and cost alone; threads: counts to time.
         scales: face scales, e.g. (1, 0.5). max_images, imgsz, normaliser: as the CLI's options.
+        conditions: e.g. "dark,blur:3", ("roll",) or "all" (eval.data.conditions); stability: True
+            (or a number of moved copies) to measure the landmarks' jitter.
 
     Returns:
         Scores: `.rows` (one ScoreRow per artifact and runtime), `.faces`, `.table()`, `.save()`."""
@@ -132,6 +135,8 @@ def score(sources: PathLike | Build | list | None = None, *, data: PathLike | No
     from facelm.eval.defaults import default_eval_data
     from facelm.eval.cost.profile import LatencyOptions, machine, thread_counts
     from facelm.eval.infer.runtimes import check_names
+    from facelm.eval.data.conditions import check_conditions
+    from facelm.eval.data.moved import COPIES
     from facelm.eval.data.scales import check_scales
     from facelm.eval.scoring import ScoreOptions, artifacts_to_score, find_artifacts, score_paths
 
@@ -146,7 +151,8 @@ def score(sources: PathLike | Build | list | None = None, *, data: PathLike | No
     opts = ScoreOptions(normaliser=normaliser, threads=threads, max_images=max_images, imgsz=imgsz,
                         latency=LatencyOptions(min_runs=max(latency_runs, 1)), progress=progress,
                         time_latency=bool(latency) and latency_runs > 0,
-                        scales=check_scales([str(s) for s in scales]))
+                        scales=check_scales([str(s) for s in scales]), conditions=check_conditions(conditions),
+                        stability=COPIES if stability is True else int(stability or 0))
     faces: list = []
     rows = score_paths(files, ds, opts, rts, faces)
     return Scores(tuple(rows), tuple(faces), machine(), data)

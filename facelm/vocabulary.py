@@ -126,6 +126,8 @@ LATENCY_RUNS = option("--latency-runs", type=click.IntRange(min=0), default=100,
                       help="Timed invokes (and >= 1 s) per artifact; 0: no timing.")
 JOBS = option("--jobs", "jobs", type=click.IntRange(min=1), old=("--workers",),
               help="Parallel jobs (default: what cores and memory allow).")
+CONDITIONS = option("--conditions", default="", help="Also score the faces under conditions, each NAME or NAME:SEVERITY "
+                    "(1-3, default 2): dark,bright,blur,motion,noise,jpeg,roll,occlude, or all.")
 REPORT = option("--report", "report_dir", type=PATH, help="Also write the HTML report here.")
 
 

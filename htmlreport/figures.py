@@ -57,3 +57,34 @@ def region_table(rows) -> tuple[list[str], list[dict]]:
             "cells": [(r.regions.get(k), 100 * r.regions[k] / top if k in r.regions else 0) for k in regions]}
            for r in rows if r.regions]
     return regions, out
+
+
+def condition_plot(rows, png: Path) -> Path | None:
+    """NME of every row on the faces as they are and under each condition, grouped by condition
+    (score --conditions); a hatched bar where faces were missed under it."""
+    keys = list(dict.fromkeys(k for r in rows for k in r.conditions))
+    rows = [r for r in rows if r.conditions and r.nme is not None]
+    if not keys or not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * (len(keys) + 1)), 4.6), dpi=100)
+    width = 0.8 / len(rows)
+    for i, r in enumerate(rows):
+        vals = [r.nme] + [(r.conditions.get(k) or {}).get("nme") or 0 for k in keys]
+        missed = [bool(r.miss)] + [bool((r.conditions.get(k) or {}).get("miss")) for k in keys]
+        bars = ax.bar(np.arange(len(vals)) + (i - (len(rows) - 1) / 2) * width, vals, width, label=short(r.artifact, r.runtime))
+        for b, m in zip(bars, missed):
+            b.set_hatch("//" if m else "")
+    ax.set_xticks(range(len(keys) + 1), ["as they are", *keys], rotation=20)
+    ax.set_ylabel("NME %")
+    ax.set_title("NME under each condition (hatched: some faces missed; misses in the table)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", ncol=2 if len(rows) > 6 else 1)
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+    return png

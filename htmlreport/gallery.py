@@ -25,7 +25,18 @@ class Drawer:
 
         self.ds = load_dataset(data) if data and Path(data).exists() else None
         self.samples = {str(s.image): s for s in self.ds.samples} if self.ds else {}
-        self.out, self._rts, self._found = Path(out_dir), {}, {}
+        self.out, self._rts, self._found, self._folders = Path(out_dir), {}, {}, set()
+
+    def _sample(self, image: str):
+        """The labelled sample of an image: of the scored faces, or of a rendered set beside it
+        (a condition's faces in the cache), read once per folder."""
+        if image not in self.samples and self.ds and Path(image).parent not in self._folders:
+            from facelm.eval.data.datasets import load_dataset
+
+            self._folders.add(Path(image).parent)
+            if (Path(image).parent / ".done").is_file():
+                self.samples.update({str(s.image): s for s in load_dataset(Path(image).parent).samples})
+        return self.samples.get(image)
 
     def _faces(self, artifact: str, runtime: str, sample, img):
         """The artifact's points matched to each labelled face (shared points), None for a miss;
@@ -57,7 +68,7 @@ class Drawer:
         from facelm.eval.infer.preprocess import read_image
 
         entry = {**rec, "name": Path(rec["image"]).name, "file": None, "problem": None}
-        sample = self.samples.get(rec["image"])
+        sample = self._sample(rec["image"])
         img = read_image(rec["image"]) if sample else None
         if img is None:
             entry["problem"] = ("the scored faces' folder is gone" if not self.ds else

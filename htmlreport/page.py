@@ -8,7 +8,7 @@ from pathlib import Path
 
 from facelm.core.contract import QUANTISED_KINDS
 from facelm.core.files import atomic_output
-from facelm.htmlreport.figures import ced_curves, ced_plot, region_table, short
+from facelm.htmlreport.figures import ced_curves, ced_plot, condition_plot, region_table, short
 from facelm.htmlreport.gallery import Drawer, pick
 from facelm.htmlreport.inputs import ReportInputs, load_inputs
 
@@ -50,22 +50,43 @@ def _score_table(rows, machine) -> tuple[str, str]:
 def _scores(inp: ReportInputs, tmp: Path, n: int) -> dict:
     table, footer = _score_table(inp.rows, inp.machine)
     regions, region_rows = region_table(inp.rows)
-    curves = ced_curves(inp.faces, inp.rows)
+    clean = [f for f in inp.faces if not f.get("set")]  # faces.csv also holds the conditions' faces
+    curves = ced_curves(clean, inp.rows)
     ctx = {"table": table, "footer": footer, "regions": regions, "region_rows": region_rows,
            "ced": ced_plot(curves, tmp / "ced.png").name if curves else None,
            "misses": [{"label": short(r.artifact, r.runtime),
-                       "faces": [f"{Path(f['image']).name}#{f['face']}" for f in inp.faces
+                       "faces": [f"{Path(f['image']).name}#{f['face']}" for f in clean
                                  if f["artifact"] == r.artifact and f["runtime"] == r.runtime and f["missed"]]}
                       for r in inp.rows if r.miss],
-           "galleries": _galleries(inp, tmp, n), "inspects": [_inspect(rep, tmp) for rep in inp.inspects]}
+           "galleries": _galleries(inp, clean, tmp, n), "inspects": [_inspect(rep, tmp) for rep in inp.inspects]}
+    png = condition_plot(inp.rows, tmp / "conditions.png")
+    if png:
+        ctx["conditions"] = {"png": png.name, "galleries": _condition_galleries(inp, tmp, n)}
     return ctx
 
 
-def _galleries(inp: ReportInputs, tmp: Path, n: int) -> list[dict]:
+def _condition_galleries(inp: ReportInputs, tmp: Path, n: int) -> list[dict]:
+    """Per condition, the worst faces of each shipped row (the quantised ones, else every row)
+    under it, drawn from the rendered faces in the cache."""
+    drawer, out = Drawer(inp.data, tmp), []
+    rows = [r for r in inp.rows if not r.error and r.conditions]
+    rows = [r for r in rows if r.kind in QUANTISED_KINDS] or rows
+    for c in dict.fromkeys(k for r in rows for k in r.conditions):
+        faces = [f for f in inp.faces if f.get("set") == c]
+        for i, r in enumerate(rows):
+            stem = f"cond_{c.replace(':', '')}_{i}"
+            out.append({"condition": c, "label": short(r.artifact, r.runtime), "artifact": r.artifact,
+                        "runtime": r.runtime, "imitates": r.conditions.get(c, {}).get("imitates"),
+                        "worst": [drawer.draw(f, None, f"{stem}_{j}.jpg")
+                                  for j, f in enumerate(pick(faces, r.artifact, r.runtime, "nme", n))]})
+    return out
+
+
+def _galleries(inp: ReportInputs, faces: list, tmp: Path, n: int) -> list[dict]:
     """For each quantised row with a float parent: its largest drifts, then its worst faces."""
     drawer, out = Drawer(inp.data, tmp), []
     scored = {(r.artifact, r.runtime) for r in inp.rows if not r.error}
-    nme = {(f["artifact"], f["runtime"], f["image"], f["face"]): f["nme"] for f in inp.faces}
+    nme = {(f["artifact"], f["runtime"], f["image"], f["face"]): f["nme"] for f in faces}
     for i, r in enumerate(inp.rows):
         if r.error or r.kind not in QUANTISED_KINDS:
             continue
@@ -75,9 +96,9 @@ def _galleries(inp: ReportInputs, tmp: Path, n: int) -> list[dict]:
         if parent:
             g["drift"] = [{**drawer.draw(f, parent, f"drift_{i}_{j}.jpg"),
                            "parent_nme": nme.get((*parent, f["image"], f["face"]))}
-                          for j, f in enumerate(pick(inp.faces, r.artifact, r.runtime, "drift", n))]
+                          for j, f in enumerate(pick(faces, r.artifact, r.runtime, "drift", n))]
         g["worst"] = [drawer.draw(f, None, f"worst_{i}_{j}.jpg") for j, f in
-                      enumerate(pick(inp.faces, r.artifact, r.runtime, "nme", n))]
+                      enumerate(pick(faces, r.artifact, r.runtime, "nme", n))]
         out.append(g)
     return out
 

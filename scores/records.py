@@ -43,13 +43,18 @@ class ScoreRow:
     note: str | None = None           # e.g. a quantised artifact slower than its float parent
     regions: dict = field(default_factory=dict)
     scales: dict = field(default_factory=dict)  # "0.5" -> nme, fr10, auc10, miss, faces, face_px at that scale
+    conditions: dict = field(default_factory=dict)  # "dark:2" -> nme, fr10, miss, faces under that condition
+    jitter: float | None = None       # median over faces of the landmarks' RMS spread over moved copies, % (--stability)
+    jitter_x: float | None = None     # jitter / the float parent's
+    jitter_faces: int | None = None   # faces found in every copy (the median's)
+    unsteady: int | None = None       # faces found in some copies and missed in others
     skipped: list = field(default_factory=list)
     error: str | None = None
 
     def __post_init__(self):
         for f, nd in (("nme", 3), ("fr08", 2), ("fr10", 2), ("auc08", 4), ("auc10", 4), ("miss", 2), ("fp", 3), ("drift", 3),
                       ("gflops", 3), ("params_m", 3), ("size_mb", 3), ("io_ms", 3), ("peak_rss_mb", 1),
-                      ("eval_overhead", 3)):
+                      ("eval_overhead", 3), ("jitter", 3), ("jitter_x", 3)):
             object.__setattr__(self, f, _r(getattr(self, f), nd))
         for f in ("latency_ms", "p90_ms"):  # keyed by thread count as JSON writes it, in rising order
             object.__setattr__(self, f, {str(k): _r(v, 3) for k, v in sorted(getattr(self, f).items(),
@@ -66,7 +71,8 @@ class ScoreRow:
 COLUMNS = {
     "artifact": "artifact", "runtime": "runtime", "kind": "kind",
     "nme": "NME% ↓", "fr10": "FR@0.10% ↓", "auc10": "AUC@0.10 ↑",
-    "miss": "miss% ↓", "fp": "FP/img ↓", "drift": "drift% ↓", "gflops": "GFLOPs ↓",
+    "miss": "miss% ↓", "fp": "FP/img ↓", "drift": "drift% ↓", "jitter": "jitter% ↓", "jitter_x": "jitter x parent ↓",
+    "gflops": "GFLOPs ↓",
     "size_mb": "MB ↓", "latency_ms": "ms {}t ↓", "io_ms": "I/O ms",
     "peak_rss_mb": "+RSS MB ↓", "note": "note", "error": "error",
 }
@@ -81,8 +87,10 @@ def save_rows(rows: list[ScoreRow], path: Path, machine: dict | None = None, dat
                                    "rows": [asdict(r) for r in rows]})
 
 
-#: faces.csv: one row per labelled face and scored artifact (NME and drift in percent).
-FACE_COLUMNS = ("image", "face", "artifact", "runtime", "nme", "drift", "missed")
+#: faces.csv: one row per labelled face, scored artifact and face set (set: empty for the faces as
+#: they are, else the condition, e.g. dark:2); NME, drift and jitter in percent.
+FACE_COLUMNS = ("image", "face", "artifact", "runtime", "nme", "drift", "missed", "set", "jitter")
+_OPTIONAL = ("set", "jitter")  # faces.csv of earlier releases lack them
 
 
 def save_faces(records: list[dict], path: Path) -> Path:
@@ -105,7 +113,13 @@ def read_faces(path: Path) -> list[dict]:
 
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    if rows and set(FACE_COLUMNS) - set(rows[0]):
+    if rows and set(FACE_COLUMNS) - set(_OPTIONAL) - set(rows[0]):
         raise InputError(f"{path}: not a faces.csv of this layout (columns {', '.join(FACE_COLUMNS)})")
-    num = {"face": int, "missed": int, "nme": float, "drift": float}
-    return [{k: (num[k](v) if k in num and v != "" else (None if v == "" else v)) for k, v in r.items()} for r in rows]
+    num = {"face": int, "missed": int, "nme": float, "drift": float, "jitter": float}
+    out = []
+    for r in rows:
+        rec = {k: (num[k](v) if k in num and v != "" else (None if v == "" else v)) for k, v in r.items()}
+        rec["set"] = r.get("set") or ""  # the faces as they are
+        rec.setdefault("jitter", None)
+        out.append(rec)
+    return out

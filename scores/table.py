@@ -82,6 +82,10 @@ def _value(row, col: str):
     return getattr(row, col)
 
 
+#: Columns shown only when a row has a value in them.
+OPTIONAL = ("error", "note", "jitter", "jitter_x")
+
+
 def columns(rows) -> list[str]:
     """The table's columns: one latency column per thread count any row was timed at (in rising
     order), the note and error columns only when a row has one."""
@@ -92,7 +96,7 @@ def columns(rows) -> list[str]:
     for c in COLUMNS:
         if c == "latency_ms":
             cols += [f"latency_ms:{t}" for t in threads]
-        elif c not in ("error", "note") or any(getattr(r, c) for r in rows):
+        elif c not in OPTIONAL or any(getattr(r, c) not in (None, "") for r in rows):
             cols.append(c)
     return cols
 
@@ -132,15 +136,29 @@ def scale_cells(row, keys) -> list:
     return [("" if row.scales.get(k, {}).get(m) is None else row.scales[k][m]) for k in keys for m in ("nme", "miss")]
 
 
+def condition_keys(rows) -> list[str]:
+    """The conditions any row was scored under, in the order first met."""
+    return list(dict.fromkeys(k for r in rows for k in r.conditions))
+
+
+def condition_cell(row, k: str) -> str:
+    """NME under a condition, with the miss rate beside it where faces were missed."""
+    c = row.conditions.get(k) or {}
+    if c.get("nme") is None:
+        return ""
+    return f"{c['nme']:g}" + (f" ({c['miss']:g}%)" if c.get("miss") else "")
+
+
 def score_table(rows, fmt: str = "simple", machine: dict | None = None) -> str:
     """One table, better direction marked in the headers; a footer says how latency was
     measured and on what CPU, and counts skipped files."""
     from tabulate import tabulate
 
-    cols, scales = columns(rows), scale_keys(rows)
+    cols, scales, conds = columns(rows), scale_keys(rows), condition_keys(rows)
     names = short_paths({r.artifact for r in rows})
-    body = [_cells(r, cols, names) + scale_cells(r, scales) for r in rows]
-    headers = [header(c) for c in cols] + [h for k in scales for h in (f"NME% @{k} ↓", f"miss% @{k} ↓")]
+    body = [_cells(r, cols, names) + scale_cells(r, scales) + [condition_cell(r, k) for k in conds] for r in rows]
+    headers = ([header(c) for c in cols] + [h for k in scales for h in (f"NME% @{k} ↓", f"miss% @{k} ↓")]
+               + [f"{k} NME% (miss) ↓" for k in conds])
     text = tabulate(body, headers=headers, tablefmt=fmt, floatfmt="g")
     runs = sorted({r.latency_runs for r in rows if r.latency_runs})
     if runs:
@@ -151,6 +169,12 @@ def score_table(rows, fmt: str = "simple", machine: dict | None = None) -> str:
         span = "" if not px else f"{px[0]:g}" if px[0] == px[-1] else f"{px[0]:g}-{px[-1]:g}"
         size = f"; median face {span} px in the models' inputs" if px else ""
         text += f"\n@{k}: every face shrunk to {k} of its size on a canvas of other images{size}."
+    for k in conds:
+        said = next((r.conditions[k].get("imitates") for r in rows if r.conditions.get(k)), None)
+        text += f"\n{k}: {said}." if said else ""
+    if "jitter" in cols:
+        text += ("\njitter%: each face in moved copies (a few pixels, +-2% zoom), the landmarks mapped back; their RMS "
+                 "spread, % of the normaliser, median over faces; x parent: against the float parent's.")
     if machine:
         text += f"\nCPU: {machine.get('cpu')}, {machine.get('cores')} cores, " + \
             (", ".join(machine.get("features") or []) or "no AVX2/AVX-512/VNNI") + "."
@@ -185,12 +209,14 @@ def write_tables(rows, out_dir, machine: dict | None = None) -> dict:
     md.write_text(score_table(rows, "github", machine) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
-    scales = scale_keys(rows)
+    scales, conds = scale_keys(rows), condition_keys(rows)
     cols = [c for c in columns(rows) if c not in ("note", "error")] + ["note", "error"]
     w.writerow([c.replace("latency_ms:", "ms_") + ("t" if c.startswith("latency_ms:") else "") for c in cols]
-               + [f"{m}@{k}" for k in scales for m in ("nme", "miss")])
+               + [f"{m}@{k}" for k in scales for m in ("nme", "miss")] + [f"{m}@{k}" for k in conds for m in ("nme", "miss")])
     for r in rows:
-        w.writerow(["" if _value(r, c) is None else _value(r, c) for c in cols] + scale_cells(r, scales))
+        w.writerow(["" if _value(r, c) is None else _value(r, c) for c in cols] + scale_cells(r, scales)
+                   + ["" if (r.conditions.get(k) or {}).get(m) is None else r.conditions[k][m] for k in conds
+                      for m in ("nme", "miss")])
     (out_dir / "scores.csv").write_text(buf.getvalue())
     return {"md": md, "csv": out_dir / "scores.csv"}
 

@@ -81,7 +81,7 @@ def test_runs_side_by_side_render_the_same_set_once(tiny_set, tmp_path):
     import shutil
     import time
 
-    from facelm.eval.data.scales import STALE_S
+    from facelm.eval.data.rendered import STALE_S
 
     folder = scaled_dataset(tiny_set, 0.7, cache=tmp_path / "c").samples[0].image.parent
     shutil.rmtree(folder)

@@ -5,23 +5,19 @@ image pasted over it, so nothing ever covers the labelled face. Rendered once pe
 seed) into the cache as an ordinary .pts folder, so score, sweep and tox read the same files."""
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from facelm.core.errors import UserError
-from facelm.eval.data.datasets import Dataset, read_pts_folder
+from facelm.eval.data.datasets import Dataset
+from facelm.eval.data.rendered import moved, rendered, source_key
 
 VERSION = 2  # bump when the rendering changes: cached folders are keyed by it
 #: JPEG quality of the rendered canvases. Reading them is most of what a scale costs `score`
 #: (a 454 px AFW canvas decodes in 2.4 ms at quality 95, 1.8 at 90; a 64 px model's invoke is
 #: 0.4 ms), and 95 kept --scales 1,0.5,0.35 at x2.9-3.1 of one scale (target <= 3).
 QUALITY = 90
-#: A render's own folder untouched this long (seconds) was left by a killed run: the next render removes it.
-STALE_S = 3600
 GRID = 2     # filler: GRID x GRID other images
 
 
@@ -47,57 +43,23 @@ def scaled_dataset(ds: Dataset, scale: float, seed: int = 0, cache: Path | None 
     tiles; those the shrunk image covers left out). For training: unlabelled, the clutter's faces,
     as small as the shrunk one, teach a model that a face of that size is background half the time
     (it then scores small faces too low to keep). The evaluator's sets leave them unlabelled."""
-    from facelm.core.files import fingerprint
     from facelm.core.offline import CACHE
 
     if not ds.labelled:
         raise UserError(f"{ds.root}: --scales needs labelled faces (the points move with the face)")
     if scale == 1:
         return ds
-    key = fingerprint([s.image for s in ds.samples])[:12]
-    folder = Path(cache or CACHE) / "scales" / f"{ds.name}-{key}-v{VERSION}-seed{seed}-x{scale:g}{'-lc' * label_clutter}"
-    if not (folder / ".done").is_file():
-        _render(ds, scale, seed, folder, label_clutter)
-    out = read_pts_folder(folder, origin=0)
-    out.name = f"{ds.name}@{scale:g}"
-    return out
+    folder = Path(cache or CACHE) / "scales" / f"{ds.name}-{source_key(ds)}-v{VERSION}-seed{seed}-x{scale:g}{'-lc' * label_clutter}"
 
-
-def _render(ds: Dataset, scale: float, seed: int, folder: Path, label_clutter: bool = False) -> None:
-    import cv2
-
-    from facelm.core.files import write_text_atomic
-    from facelm.eval.data.images import read_image
-
-    # a folder of this process's own: two runs (two trainings side by side) may render the same set
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    for old in folder.parent.glob(folder.name + ".*.tmp"):  # a killed render's (a live one writes often)
-        if time.time() - old.stat().st_mtime > STALE_S:
-            shutil.rmtree(old, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
-    for i, s in enumerate(ds.samples):
-        img = read_image(s.image)
-        if img is None:
-            continue  # the scaled set lacks it; the evaluator reports the original as skipped
-        rng = np.random.default_rng([seed, i])
+    def draw(i, s, img, rng):
         filler, clutter = _filler(ds, i, rng, img.shape[:2])
         canvas, faces, (x0, y0, x1, y1) = place(img, [np.asarray(f, np.float64) for f in s.faces], scale, rng, filler)
         if label_clutter:  # each clutter face the shrunk image leaves wholly in view
             faces += [f for f in clutter if f[:, 0].max() < x0 or f[:, 0].min() > x1 or f[:, 1].max() < y0
                       or f[:, 1].min() > y1]
-        stem = f"{i:05d}_{Path(s.image).stem}"
-        cv2.imwrite(str(tmp / f"{stem}.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
-        write_text_atomic(tmp / f"{stem}.pts", "".join(_pts_block(f) for f in faces))
-    (tmp / ".done").write_text("")
-    if not (folder / ".done").is_file():  # else another run finished the same set first
-        shutil.rmtree(folder, ignore_errors=True)  # an interrupted render's leftovers
-        try:
-            tmp.replace(folder)
-            return
-        except OSError:
-            if not (folder / ".done").is_file():
-                raise
-    shutil.rmtree(tmp, ignore_errors=True)
+        return canvas, faces, QUALITY, None
+
+    return rendered(ds, folder, draw, seed, f"{ds.name}@{scale:g}")
 
 
 def place(img: np.ndarray, faces: list, scale: float, rng, canvas: np.ndarray) -> tuple[np.ndarray, list, tuple]:
@@ -111,12 +73,7 @@ def place(img: np.ndarray, faces: list, scale: float, rng, canvas: np.ndarray) -
     y0, x0 = int(rng.integers(0, h - sh + 1)), int(rng.integers(0, w - sw + 1))
     canvas = canvas.copy()
     canvas[y0:y0 + sh, x0:x0 + sw] = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
-    return canvas, _moved(faces, (sw / w, sh / h), (x0, y0)), (x0, y0, x0 + sw, y0 + sh)
-
-
-def _moved(faces: list, f, offset) -> list:
-    """Points through a resize by f (pixel centres map as (p + 0.5) * f - 0.5), then offset."""
-    return [(np.asarray(p, np.float64)[:, :2] + 0.5) * np.asarray(f) - 0.5 + offset for p in faces]
+    return canvas, moved(faces, (sw / w, sh / h), (x0, y0)), (x0, y0, x0 + sw, y0 + sh)
 
 
 def _filler(ds: Dataset, i: int, rng, hw: tuple[int, int]) -> tuple[np.ndarray, list]:
@@ -138,13 +95,8 @@ def _filler(ds: Dataset, i: int, rng, hw: tuple[int, int]) -> tuple[np.ndarray, 
         y0, y1, x0, x1 = r * h // GRID, (r + 1) * h // GRID, c * w // GRID, (c + 1) * w // GRID
         canvas[y0:y1, x0:x1] = cv2.resize(other, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         oh, ow = other.shape[:2]
-        faces += _moved(ds.samples[int(j)].faces, ((x1 - x0) / ow, (y1 - y0) / oh), (x0, y0))
+        faces += moved(ds.samples[int(j)].faces, ((x1 - x0) / ow, (y1 - y0) / oh), (x0, y0))
     return canvas, faces
-
-
-def _pts_block(points: np.ndarray) -> str:
-    body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in points)
-    return f"version: 1\nn_points: {len(points)}\n{{\n{body}\n}}\n"
 
 
 _SIZES: dict = {}
