@@ -24,10 +24,17 @@ class DecodeOptions:
     conf: float = 0.25
     iou: float = 0.45
     max_det: int = 100
+    #: Landmark voting: a kept face's points are the score-weighted mean of those of every
+    #: candidate (above conf, same class) whose box overlaps the kept box by at least this IoU;
+    #: 0 keeps the top anchor's points alone. Neighbouring anchors predict the same face; one
+    #: anchor alone makes the points jump when a moving face changes which anchor wins, and snaps
+    #: them to a full-integer file's output grid (face51-s on AFW, 5 moved copies per face: jitter
+    #: fp32 1.15 -> 1.04 %, full integer 1.65 -> 1.17 %; NME 5.043 -> 5.027, 5.172 -> 5.028).
+    vote: float = 0.7
 
     def __post_init__(self):
-        if not (0 <= self.conf <= 1 and 0 <= self.iou <= 1 and self.max_det > 0):
-            raise InputError("conf and iou must be in 0..1 and max_det positive")
+        if not (0 <= self.conf <= 1 and 0 <= self.iou <= 1 and 0 <= self.vote <= 1 and self.max_det > 0):
+            raise InputError("conf, iou and vote must be in 0..1 and max_det positive")
 
 
 @dataclass(frozen=True)
@@ -147,13 +154,28 @@ def decode(outputs: list[np.ndarray], spec: ModelSpec, lb: Letterbox, opts: Deco
     xywh = np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 2], b[:, 3]], 1)
     # Offsetting boxes by class keeps NMS within a class, as ultralytics does.
     off = (cls[keep] * (max(h, w) * 4)).astype(np.float32)[:, None]
-    idx = cv2.dnn.NMSBoxes((xywh + np.concatenate([off, off, 0 * off, 0 * off], 1)).tolist(),
-                           conf[keep].tolist(), opts.conf, opts.iou, top_k=opts.max_det)
+    shifted = xywh + np.concatenate([off, off, 0 * off, 0 * off], 1)
+    idx = cv2.dnn.NMSBoxes(shifted.tolist(), conf[keep].tolist(), opts.conf, opts.iou, top_k=opts.max_det)
     faces = []
     for i in np.asarray(idx).reshape(-1)[: opts.max_det]:
         j = keep[i]
         x1y1x2y2 = np.concatenate([xywh[i, :2], xywh[i, :2] + xywh[i, 2:]]).reshape(2, 2).astype(np.float64)
-        pts = kpts[j, :, :2].astype(np.float64) * (w, h)
-        vis = kpts[j, :, 2] if kpts.shape[2] == 3 else np.ones(len(pts), np.float32)
+        kp = _voted(kpts[keep], conf[keep], shifted, i, opts.vote) if opts.vote else kpts[j].astype(np.float64)
+        pts = kp[:, :2] * (w, h)
+        vis = kp[:, 2].astype(np.float32) if kpts.shape[2] == 3 else np.ones(len(pts), np.float32)
         faces.append(Face(lb.to_original(x1y1x2y2).reshape(4), float(conf[j]), int(cls[j]), lb.to_original(pts), vis))
     return sorted(faces, key=lambda f: -f.score)
+
+
+def _voted(kpts: np.ndarray, conf: np.ndarray, xywh: np.ndarray, i: int, min_iou: float) -> np.ndarray:
+    """The score-weighted mean of the points of every candidate whose box overlaps box i by at
+    least min_iou (box i's own among them)."""
+    a, b = xywh[i], xywh
+    iw = np.clip(np.minimum(a[0] + a[2], b[:, 0] + b[:, 2]) - np.maximum(a[0], b[:, 0]), 0, None)
+    ih = np.clip(np.minimum(a[1] + a[3], b[:, 1] + b[:, 3]) - np.maximum(a[1], b[:, 1]), 0, None)
+    inter = iw * ih
+    iou = inter / np.maximum(a[2] * a[3] + b[:, 2] * b[:, 3] - inter, 1e-9)
+    near = iou >= min_iou
+    near[i] = True
+    wt = conf[near].astype(np.float64)
+    return (kpts[near].astype(np.float64) * wt[:, None, None]).sum(0) / wt.sum()

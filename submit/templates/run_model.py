@@ -26,7 +26,7 @@ def main(argv):
         print(f"error: {model}: model file missing", file=sys.stderr)
         return 2
     spec = ModelSpec(tuple(cfg["kpt_shape"]), int(cfg["nc"]), tuple(cfg["imgsz"]), cfg.get("layout", LAYOUT))
-    opts = DecodeOptions(**{k: cfg[k] for k in ("conf", "iou", "max_det") if k in cfg})
+    opts = DecodeOptions(**{k: cfg[k] for k in ("conf", "iou", "max_det", "vote") if k in cfg})
     rt = TfliteRuntime()
     rt.load(model, threads=int(cfg.get("threads", 1)))
     out = Path(argv[2])
