@@ -23,7 +23,10 @@ def compile_table(results, seconds: float | None = None) -> str:
             best = next(a for a in guard["attempts"] if a["remedy"] == guard["chosen"])
             verdict = ("NOT JUDGED" if not guard.get("judged", True) else "ok" if guard["passed"] else "FAILS GUARD")
             faces = f" on {guard['faces']} faces" if "faces" in guard else ""
-            note = f"{verdict}{faces}: {_guard_figures(best)} ({guard['chosen']}, {len(guard['attempts'])} tried)"
+            held = guard.get("held_out")
+            held = f"; the {held['faces']} held out: {_guard_figures(held)}" if held else ""
+            on = f"chosen on {guard['chosen_on']}: " if held else ""
+            note = f"{verdict}{faces}: {on}{_guard_figures(best)}{held} ({guard['chosen']}, {len(guard['attempts'])} tried)"
         if rep.get("source_load", "").startswith("trusted"):
             note += ("; " if note else "") + "checkpoint read with full pickle (--trust-checkpoint)"
         if r.error:

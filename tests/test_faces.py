@@ -98,3 +98,30 @@ def test_a_guard_on_few_faces_is_not_judged(trained_on, faces, tmp_path):
     # --data is the guard's; calibration still comes from the checkpoint's training data
     assert m["options"]["verify_data"] == str(few)
     assert m["options"]["calib_data"] == str(yaml.parent / "images" / "train")
+
+
+def test_the_guard_chooses_on_one_half_and_confirms_on_the_other():
+    """Every other image chooses, the rest confirm, when each half holds MIN_GUARD_FACES faces;
+    fewer, and the same faces do both (the guard then says nothing of held-out faces)."""
+    import numpy as np
+
+    from facelm.compiler.guard import MIN_GUARD_FACES, faces_judged, halves
+    from facelm.eval.data.datasets import Dataset, Sample
+
+    face = np.zeros((68, 2))
+    ds = Dataset("f", Path("."), [Sample(Path(f"{i}.jpg"), (face,)) for i in range(2 * MIN_GUARD_FACES + 1)], 68)
+    a, b = halves(ds)
+    assert faces_judged(a) == MIN_GUARD_FACES + 1 and faces_judged(b) == MIN_GUARD_FACES
+    assert not {s.image for s in a.samples} & {s.image for s in b.samples} and a.name != b.name
+    ds.samples = ds.samples[:2 * MIN_GUARD_FACES - 1]
+    assert halves(ds) == (ds, None)
+
+
+@pytest.mark.shared_data
+def test_the_built_in_models_guard_records_its_held_out_half(default_build):
+    from facelm.core.files import read_manifest
+
+    g = read_manifest(default_build / f"{default_build.name}_int8.tflite")["report"]["guard"]
+    assert g["faces"] == 337 and g["chosen_on"] == 169 and g["held_out"]["faces"] == 168
+    assert g["passed"] == (g["held_out"]["passed"] and any(a["passed"] for a in g["attempts"]))
+    assert g["held_out"]["child_nme"] <= 1.03 * g["held_out"]["parent_nme"]
