@@ -129,13 +129,14 @@ def _exit_on_failed_rows(named_errors: list) -> None:
 @option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
         help="The thread count to time at (the latency front's axis).")
 @click.option("--scales", default="1", show_default=True, help="Also score faces shrunk into clutter: e.g. 1,0.5,0.35.")
+@CONDITIONS
 @click.option("--reference", multiple=True, type=PATH, help="A foreign .tflite/.onnx scored and timed beside.")
 @click.option("--max-miss", type=float, default=1.0, show_default=True, help="Miss budget, %: above it no front, no pick.")
 @out(Path("build/sweep"))
 @REPORT
 @TRUST
 def sweep(checkpoints, imgsz, precision, data, calib_data, calib_images, budget_ms, budget_mb, budget_gflops, jobs,
-          ray_address, latency_on, latency_runs, threads, scales, reference, max_miss, out, report_dir):
+          ray_address, latency_on, latency_runs, threads, scales, conditions, reference, max_miss, out, report_dir):
     """Which checkpoint, input size and precision to ship: compile and score every combination of
     CHECKPOINTS (files or folders of .pt) and write a Pareto report (pareto.png, sweep.md/.csv/.json).
     Exit code 1 when any job or artifact failed (the report is still written)."""
@@ -153,7 +154,8 @@ def sweep(checkpoints, imgsz, precision, data, calib_data, calib_images, budget_
                         data=data, calib_data=calib_data, calib_n=calib_images, scales=check_scales(scales.split(",")),
                         budgets=Budgets(budget_ms, budget_mb, budget_gflops), workers=jobs, ray=ray_address,
                         latency_on=latency_on, latency=LatencyOptions(min_runs=latency_runs) if latency_runs else None,
-                        max_miss=max_miss, references=check_references(reference), threads=threads)
+                        max_miss=max_miss, references=check_references(reference), threads=threads,
+                        conditions=conditions)
     points, files = api.sweep(checkpoints, out=out, options=opts)
     click.echo("\n".join([table(points), "", *filter(None, (excluded(points, max_miss), headline(points, opts.budgets))),
                           "", f"saved {files['png']}, {files['md']}, {files['csv']}, {files['json']}"]))
@@ -223,6 +225,8 @@ def calib(folder, data, calib_images, imgsz):
 @click.option("--mosaic", type=float, default=1.0, show_default=True, help="Mosaic probability (0: none).")
 @click.option("--scale", type=float, default=0.5, show_default=True, help="Random zoom 1 -+ SCALE (small faces: more).")
 @click.option("--zoom-out", default="", help="Extra training copies of every face shrunk into clutter, e.g. 0.5,0.7.")
+@click.option("--conditions", default="", help="One extra training copy of every face, each under one of these "
+              "conditions drawn at random (as score --conditions names them), e.g. all or blur,noise,occlude.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted training in --out.")
 @click.option("--init", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Start from this checkpoint's weights (fine-tune).")
 @click.option("--teacher", type=click.Path(path_type=Path), help="Distil: soften the training points towards this model's.")

@@ -26,7 +26,7 @@ def _job_args(job: Job, folder: Path, opts: SweepOptions) -> tuple:
     lat = opts.latency if opts.latency_on == "worker" else None
     return (str(job.checkpoint), job.imgsz, tuple(opts.precisions), str(folder),
             str(opts.data) if opts.data else None, str(opts.calib_data) if opts.calib_data else None, opts.calib_n, lat,
-            tuple(opts.scales), opts.threads)
+            tuple(opts.scales), opts.threads, tuple(opts.conditions))
 
 
 def _pool(todo: list, opts: SweepOptions, done):
@@ -111,7 +111,7 @@ def _references(opts: SweepOptions) -> dict:
     """path -> its SweepPoint (accuracy and cost; latency is added with the candidates')."""
     from facelm.explore.reference import score_reference
 
-    return {p: score_reference(p, opts.data, opts.scales) for p in opts.references}
+    return {p: score_reference(p, opts.data, opts.scales, opts.conditions) for p in opts.references}
 
 
 def _time_on_driver(jobs, results, opts: SweepOptions, refs: dict) -> None:
@@ -158,7 +158,7 @@ def _points(job: Job, folder, key, res: dict, lat: dict, opts: SweepOptions) -> 
                               miss=r["miss"], drift=r["drift"], ms=_r(t.get("median_ms")), p90_ms=_r(t.get("p90_ms")),
                               size_mb=r["size_mb"], gflops=r["gflops"], cpu=t.get("cpu") or res.get("cpu", ""),
                               threads=t.get("threads", 1),
-                              error=r["error"], scales=r.get("scales") or {}))
+                              error=r["error"], scales=r.get("scales") or {}, conditions=r.get("conditions") or {}))
     return pts
 
 

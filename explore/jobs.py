@@ -35,6 +35,7 @@ class SweepOptions:
     threads: int = 1                    # the thread count latency is timed at (the fronts' axis)
     progress: bool = True
     scales: tuple = ()                  # faces also scored shrunk by these factors (eval.data.scales)
+    conditions: tuple = ()              # (name, severity): faces also scored under each (eval.data.conditions)
     references: tuple = ()              # foreign files scored and timed beside the candidates
     max_miss: float = MAX_MISS          # percent of faces; above it an artifact competes for nothing
 
@@ -44,6 +45,10 @@ class SweepOptions:
         bad = [p for p in self.precisions if p not in PRECISION_STAGE]
         if bad or not self.precisions:
             raise UserError(f"--precision {','.join(bad) or '(empty)'}: choose from {', '.join(PRECISION_STAGE)}")
+        if isinstance(self.conditions, str):  # "dark,roll:3", as score takes them
+            from facelm.eval.data.conditions import check_conditions
+
+            object.__setattr__(self, "conditions", check_conditions(self.conditions))
         if self.latency_on not in ("driver", "worker"):
             raise UserError(f"--latency-on {self.latency_on}: choose driver or worker")
 
@@ -92,11 +97,13 @@ def job_key(job: Job, digest: str, opts: SweepOptions) -> dict:
     return {"version": VERSION, "compiler": dict(REVISIONS), "checkpoint_sha256": digest, "imgsz": job.imgsz, "precisions": list(opts.precisions),
             "data": data_fingerprint(opts.data or default_eval_data()), "calib_n": opts.calib_n,
             "calib": data_fingerprint(opts.calib_data or compile_faces(None, opts.data).calib),
-            **({"scales": extra} if (extra := [s for s in opts.scales if s != 1]) else {})}
+            **({"scales": extra} if (extra := [s for s in opts.scales if s != 1]) else {}),
+            **({"conditions": [f"{n}:{v}" for n, v in opts.conditions]} if opts.conditions else {})}
 
 
 def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: str | None, calib_data: str | None,
-            calib_n: int, latency: LatencyOptions | None = None, scales: tuple = (), threads: int = 1) -> dict:
+            calib_n: int, latency: LatencyOptions | None = None, scales: tuple = (), threads: int = 1,
+            conditions: tuple = ()) -> dict:
     """Compile one checkpoint at one size and score its artifacts (accuracy and cost; latency
     too when `latency` is given, on this machine). Returns plain data; never raises."""
     from facelm.core.offline import prepare
@@ -105,14 +112,14 @@ def run_job(checkpoint: str, imgsz: int, precisions: tuple, out_dir: str, data: 
     t0 = time.perf_counter()
     try:
         rows, cpu, lat = _compile_and_score(Path(checkpoint), imgsz, precisions, Path(out_dir), data, calib_data,
-                                            calib_n, latency, scales, threads)
+                                            calib_n, latency, scales, threads, conditions)
         return {"rows": rows, "latency": lat, "cpu": cpu, "seconds": round(time.perf_counter() - t0, 1)}
     except Exception as e:  # noqa: BLE001  a failing job is a row, not a crash
         return {"error": row_error(e), "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib_data, calib_n, latency, scales=(),
-                       threads: int = 1):
+                       threads: int = 1, conditions: tuple = ()):
     from facelm.compiler.pipeline import CompileOptions, compile_checkpoint
     from facelm.eval.data.datasets import load_dataset
     from facelm.eval.defaults import default_eval_data
@@ -130,7 +137,8 @@ def _compile_and_score(ckpt: Path, imgsz, precisions, out_dir: Path, data, calib
     precision_of = {str(paths[PRECISION_STAGE[p]]): p for p in precisions}
     arts = [Path(a) for a in precision_of]
     ds = load_dataset(data or default_eval_data())
-    rows = score_paths(arts, ds, ScoreOptions(threads=(1,), time_latency=False, progress=False, scales=scales), ("tflite",))
+    rows = score_paths(arts, ds, ScoreOptions(threads=(1,), time_latency=False, progress=False, scales=scales,
+                                              conditions=tuple(map(tuple, conditions))), ("tflite",))
     lat = {}
     if latency is not None:
         lat = {Path(p).name: {**asdict(t), "threads": threads}

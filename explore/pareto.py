@@ -32,6 +32,7 @@ class SweepPoint:
     front_ms: bool = False    # on the NME x latency front
     front_mb: bool = False    # on the NME x size front
     scales: dict = field(default_factory=dict)  # "0.5" -> nme, miss, ... at that scale (score --scales)
+    conditions: dict = field(default_factory=dict)  # "dark:2" -> nme, miss, ... under it (score --conditions)
     reference: bool = False   # a foreign file scored beside the candidates (--reference)
     over_miss: bool = False   # misses more faces than the sweep's miss budget (--max-miss)
 

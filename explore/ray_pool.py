@@ -67,7 +67,7 @@ def _unpack(blob: bytes | None, original: str | None, work: Path) -> str | None:
 
 
 def remote_job(ckpt_name: str, ckpt: bytes, imgsz: int, precisions: tuple, data_blob, data_name, calib_blob,
-               calib_name, calib_n: int, latency, scales: tuple = (), threads: int = 1) -> dict:
+               calib_name, calib_n: int, latency, scales: tuple = (), threads: int = 1, conditions: tuple = ()) -> dict:
     """One job on a worker: everything it needs arrives as bytes (Ray resolves the top-level
     object references), everything it makes goes back."""
     from facelm.explore.jobs import run_job
@@ -77,7 +77,7 @@ def remote_job(ckpt_name: str, ckpt: bytes, imgsz: int, precisions: tuple, data_
         src = work / ckpt_name
         src.write_bytes(ckpt)
         d, c = _unpack(data_blob, data_name, work / "data"), _unpack(calib_blob, calib_name, work / "calib")
-        res = run_job(str(src), imgsz, precisions, str(work / "out"), d, c, calib_n, latency, scales, threads)
+        res = run_job(str(src), imgsz, precisions, str(work / "out"), d, c, calib_n, latency, scales, threads, conditions)
         files = {}
         for r in res.get("rows", []):
             a = Path(r["artifact"])
@@ -103,7 +103,7 @@ def run_on_ray(todo: list, opts, done) -> None:
         for job, folder, key in todo:
             ck = ray.put(job.checkpoint.read_bytes()) if job.checkpoint.is_file() else ray.put(b"")
             refs[task.remote(job.checkpoint.name, ck, job.imgsz, tuple(opts.precisions), *data, *calib, opts.calib_n,
-                             lat, tuple(opts.scales), opts.threads)] = (job, folder, key)
+                             lat, tuple(opts.scales), opts.threads, tuple(opts.conditions))] = (job, folder, key)
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)

@@ -37,7 +37,7 @@ def precision_of(kind: str) -> str:
     return "int8" if is_quantised(kind) else kind or "?"
 
 
-def score_reference(path: Path, data, scales: tuple) -> SweepPoint:
+def score_reference(path: Path, data, scales: tuple, conditions: tuple = ()) -> SweepPoint:
     """Accuracy and cost of one reference file on the sweep's faces (latency comes with the
     candidates'). A file that fails to run is a row with its error."""
     from facelm.eval.infer.artifact import describe
@@ -48,8 +48,10 @@ def score_reference(path: Path, data, scales: tuple) -> SweepPoint:
 
     art = describe(path)
     ds = load_dataset(data or default_eval_data())
-    row = score_paths([path], ds, ScoreOptions(threads=(1,), time_latency=False, progress=False, scales=scales),
+    row = score_paths([path], ds, ScoreOptions(threads=(1,), time_latency=False, progress=False, scales=scales,
+                                               conditions=tuple(conditions)),
                       (runtimes_for(path)[0],))[0]
     return SweepPoint(checkpoint=str(path), imgsz=int(art.spec.imgsz[0]), precision=precision_of(row.kind),
                       artifact=str(path), kind=row.kind, nme=row.nme, miss=row.miss, size_mb=row.size_mb,
-                      gflops=row.gflops, error=row.error, scales=row.scales or {}, reference=True)
+                      gflops=row.gflops, error=row.error, scales=row.scales or {}, conditions=row.conditions or {},
+                      reference=True)

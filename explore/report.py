@@ -9,6 +9,7 @@ from pathlib import Path
 
 from facelm.core.files import write_json_atomic, write_text_atomic
 from facelm.explore.pareto import MAX_MISS, Budgets, SweepPoint, best_under
+from facelm.scores.table import condition_cell
 
 COLUMNS = (("label", "checkpoint@imgsz precision"), ("kind", "kind"), ("nme", "NME% ↓"), ("miss", "miss% ↓"),
            ("drift", "drift% ↓"), ("ms", "ms 1t ↓"), ("size_mb", "MB ↓"), ("gflops", "GFLOPs ↓"),
@@ -43,10 +44,12 @@ def table(points: list[SweepPoint], fmt: str = "simple") -> str:
         cols.insert(6, ("cpu", "timed on"))
     scales = sorted({k for p in points for k in p.scales}, key=float, reverse=True)
     extra = [(k, m) for k in scales for m in ("nme", "miss")]
-    body = [[_cell(p, c) for c, _ in cols] + [p.scales.get(k, {}).get(m, "") for k, m in extra] for p in points]
+    conds = list(dict.fromkeys(k for p in points for k in p.conditions))
+    body = [[_cell(p, c) for c, _ in cols] + [p.scales.get(k, {}).get(m, "") for k, m in extra]
+            + [condition_cell(p, k) for k in conds] for p in points]
     heads = [h.replace("1t", f"{_threads(points)}t") if c == "ms" else h for c, h in cols]
-    return tabulate(body, headers=heads + [f"{'NME' if m == 'nme' else 'miss'}% @{k} ↓" for k, m in extra],
-                    tablefmt=fmt, floatfmt="g")
+    return tabulate(body, headers=heads + [f"{'NME' if m == 'nme' else 'miss'}% @{k} ↓" for k, m in extra]
+                    + [f"{k} NME% (miss) ↓" for k in conds], tablefmt=fmt, floatfmt="g")
 
 
 def _threads(points: list[SweepPoint]) -> int:

@@ -54,6 +54,11 @@ def test_every_condition_renders_the_same_every_time_and_points_follow_the_pixel
         a = conditioned_dataset(ds, name, 3, cache=tmp_path / "a")
         b = conditioned_dataset(ds, name, 3, cache=tmp_path / "b")
         assert a.name == f"{ds.name}+{name}:3" and len(a.samples) == len(ds.samples)
+        from facelm.eval.data.datasets import read_pts_folder  # faces.json says what the .pts files say
+
+        plain = read_pts_folder(a.root)
+        assert [s.image for s in plain.samples] == [s.image for s in a.samples] and plain.n_points == a.n_points
+        assert all(np.array_equal(p.faces[0], q.faces[0]) for p, q in zip(plain.samples, a.samples))
         for sa, sb, s0 in zip(a.samples, b.samples, ds.samples):
             assert sa.image.read_bytes() == sb.image.read_bytes()
             img = cv2.imread(str(sa.image))
@@ -97,6 +102,26 @@ def test_moved_copies_map_back_to_the_same_face(tmp_path):
     assert 0 < max(shifts) < 6  # a few pixels
 
 
+def test_training_copies_under_conditions(tmp_path):
+    """train --conditions: every training face once more, each image under one of the named
+    conditions (the renderer score measures with), its points moved where the condition moves it."""
+    from facelm.eval.data.rendered import extras
+    from facelm.train.run import TrainOptions
+    from facelm.train.yolo_data import build_yolo_dataset
+
+    ds = _dots(tmp_path / "src")
+    opts = TrainOptions(conditions="blur,roll:3")
+    assert opts.conditions == ("blur:2", "roll:3") and "conditions blur:2,roll:3" in opts.augmentation()
+    build_yolo_dataset(ds.root, ds.root, tmp_path / "yolo", 51, conditions=opts.conditions)
+    train = sorted((tmp_path / "yolo" / "images" / "train").iterdir())
+    copies = [p for p in train if p.name.startswith("cond_")]
+    assert len(train) == 2 * len(ds.samples) and len(copies) == len(ds.samples)
+    which = extras(copies[0].resolve().parent)
+    assert len(which) == len(ds.samples) and set(which.values()) <= {"blur:2", "roll:3"}
+    with pytest.raises(UserError, match="--conditions fog: unknown condition"):
+        TrainOptions(conditions="fog")
+
+
 def test_jitter_is_the_spread_of_the_mapped_back_points(tmp_path):
     """Predictions placed by hand: each copy's face is the ground truth plus a known offset, so the
     jitter is known; a face missed in one copy has none and counts as unsteady."""
@@ -124,6 +149,26 @@ def test_jitter_is_the_spread_of_the_mapped_back_points(tmp_path):
     assert recs[0]["jitter"] == pytest.approx(100 / iod, rel=1e-3) and recs[0]["missed"] == 0
     assert recs[1]["jitter"] is None and recs[1]["missed"] == 1
     assert summary(recs) == {"jitter": round(100 / iod, 3), "faces": 1, "unsteady": 1}
+
+
+def test_landmark_voting_averages_the_anchors_of_one_face():
+    """Two candidates for one face (IoU 0.9) and one elsewhere: voting takes the score-weighted
+    mean of the two, never the third; vote=0 keeps the top anchor's points alone."""
+    from facelm.core.contract import ModelSpec
+    from facelm.eval.infer.decode import DecodeOptions, decode
+    from facelm.eval.infer.preprocess import Letterbox
+
+    spec = ModelSpec((1, 2), 1, (64, 64), "packed")
+    rows = [[32, 32, 20, 20, 0.9, 30, 30], [32.5, 32, 20, 20, 0.6, 35, 30], [10, 10, 8, 8, 0.8, 11, 11]]
+    out = np.asarray(rows, np.float32).T[None]
+    lb = Letterbox((64, 64), (1.0, 1.0), (0, 0))
+    voted = {round(f.score, 2): f.points[0] for f in decode([out], spec, lb)}
+    alone = {round(f.score, 2): f.points[0] for f in decode([out], spec, lb, DecodeOptions(vote=0))}
+    np.testing.assert_allclose(voted[0.9], [(0.9 * 30 + 0.6 * 35) / 1.5, 30], atol=1e-4)
+    np.testing.assert_allclose(alone[0.9], [30, 30], atol=1e-4)
+    np.testing.assert_allclose(voted[0.8], [11, 11], atol=1e-4)
+    with pytest.raises(Exception, match="vote"):
+        DecodeOptions(vote=1.5)
 
 
 @pytest.mark.shared_data

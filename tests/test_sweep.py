@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import cli_here, run_cli
 
 ARGS = ("--imgsz", "96", "--precision", "fp32,int8", "--calib-images", "8", "--latency-runs", "10", "--budget-ms", "50",
-        "--scales", "1,0.5")
+        "--scales", "1,0.5", "--conditions", "blur")
 
 
 def _links(src: Path, dst: Path, n: int) -> Path:
@@ -62,6 +62,8 @@ def test_sweep_reports_every_artifact_and_failures_as_rows(local_run):
     assert good[1]["front_ms"]  # the fastest point is always on the front
     assert all(p["scales"]["0.5"]["nme"] > 0 and p["scales"]["0.5"]["faces"] > 0 for p in good)
     assert "NME% @0.5" in stdout
+    assert all(p["conditions"]["blur:2"]["nme"] > 0 and p["conditions"]["blur:2"]["faces"] > 0 for p in good)
+    assert "blur:2 NME% (miss)" in stdout
     assert "not a readable ultralytics checkpoint" in pts[("notes.pt", 96, "int8")]["error"]
     assert "Best under the budget (ms <= 50)" in stdout and "python cli.py package" in stdout
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"

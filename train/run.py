@@ -46,6 +46,7 @@ class TrainOptions:
     mosaic: float = 1.0         # mosaic probability; it is turned off for the last 10 epochs anyway
     scale: float = 0.5          # random zoom in 1 -+ scale (ultralytics' own default 0.5): small faces need more
     zoom_out: tuple = ()        # extra training copies, each face shrunk by these factors into clutter
+    conditions: tuple = ()      # one extra training copy, each image under one of these conditions
 
     def __post_init__(self):
         if self.n_kpts not in (51, 68):
@@ -54,6 +55,7 @@ class TrainOptions:
             raise InputError(f"imgsz {self.imgsz} is not a multiple of the stride 32")
         if not 0.0625 <= self.width <= 1.0:
             raise InputError(f"width {self.width} is outside 0.0625..1")
+        from facelm.eval.data.conditions import check_conditions
         from facelm.train.device import ACTIVATIONS
         from facelm.train.shape import parse_levels
 
@@ -82,13 +84,14 @@ class TrainOptions:
                 raise InputError(f"zoom_out {self.zoom_out!r}: expected factors like 0.5,0.7") from None
         if any(not 0 < z < 1 for z in self.zoom_out):
             raise InputError(f"zoom_out {','.join(map(str, self.zoom_out))}: factors must be in (0, 1)")
+        object.__setattr__(self, "conditions", tuple(f"{n}:{v}" for n, v in check_conditions(self.conditions)))
         if not 0 <= self.degrees <= 180 or not 0 <= self.mosaic <= 1 or not 0 <= self.scale < 1:
             raise InputError(f"degrees {self.degrees} / mosaic {self.mosaic} / scale {self.scale}: need 0..180, 0..1 "
                              "and 0..<1")
 
     def augmentation(self) -> str:
         """The augmentation beyond ultralytics' defaults, for the card."""
-        return ", ".join(["fliplr 0.5 with flip_idx", *self._changed("degrees", "mosaic", "scale", "zoom_out")])
+        return ", ".join(["fliplr 0.5 with flip_idx", *self._changed("degrees", "mosaic", "scale", "zoom_out", "conditions")])
 
     def shape(self) -> str:
         """The shape options that differ from YOLOv8n's, for the card: ', kpt-channels 32, ...'."""
@@ -115,7 +118,7 @@ ARCHS = {"yolov8": "yolov8n-pose.yaml", "yolo11": "yolo11n-pose.yaml", "yolo26":
 
 
 def _text(v) -> str:
-    return ",".join(f"{x:g}" for x in v) if isinstance(v, tuple) else str(v)
+    return ",".join(x if isinstance(x, str) else f"{x:g}" for x in v) if isinstance(v, tuple) else str(v)
 
 
 def face_folders(train_dir, val_dir) -> tuple[Path, Path]:
@@ -132,15 +135,13 @@ def train(train_dir: Path, val_dir: Path, out: Path, opts: TrainOptions, command
     """Convert the face folders, train, and return the path of the best checkpoint.
 
     Beside it, best.card.json: the run's epochs and wall time and the checkpoint's scores on
-    val_dir from the project's evaluator.
-    """
+    val_dir from the project's evaluator."""
     prepare()
     t0 = time.perf_counter()
+    from facelm.core.safe_load import check_sources
     from facelm.train.device import resolve_device
 
     dev = resolve_device(opts.device, opts.workers)
-    from facelm.core.safe_load import check_sources
-
     check_sources([opts.init, opts.teacher, out / "run" / "weights" / "last.pt" if opts.resume else None])
     model, args = _model_and_args(train_dir, val_dir, out, opts, dev)
     model.train(**args)
@@ -204,7 +205,7 @@ def _model_and_args(train_dir: Path, val_dir: Path, out: Path, opts: TrainOption
     else:
         # --teacher is checked (train.teacher.soft_targets) before any dataset file is written
         data = build_yolo_dataset(train_dir, val_dir, out / "dataset", opts.n_kpts, opts.zoom_out,
-                                  (opts.teacher, opts.teacher_weight) if opts.teacher else None)
+                                  (opts.teacher, opts.teacher_weight) if opts.teacher else None, opts.conditions)
         (out / "run" / PRUNED).unlink(missing_ok=True)  # an earlier run's, in the same folder
         model = YOLO(str(model_config(opts, out)), task="pose")
         if opts.init:
@@ -275,9 +276,9 @@ def model_config(opts: TrainOptions, out: Path) -> Path:
     The head's shape must be in the YAML: ultralytics' own yolov8n-pose.yaml builds a 17-point
     head, so --init would drop a 51-point checkpoint's keypoint head (36 tensors whose shapes do
     not fit) and fine-tune from a random one."""
-    from facelm.train.device import ACTIVATIONS
     import yaml
 
+    from facelm.train.device import ACTIVATIONS
     from facelm.train.shape import apply_levels
 
     cfg = scaled_config(opts.width, ARCHS[opts.arch])

@@ -70,15 +70,19 @@ def write_split(ds: Dataset, out: Path, split: str, n_kpts: int, prefix: str = "
 
 
 def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 51, zoom_out: tuple = (),
-                       teacher: tuple | None = None) -> Path:
+                       teacher: tuple | None = None, conditions: tuple = ()) -> Path:
     """Write a YOLO-pose dataset from two labelled folders; returns the data YAML's path.
     zoom_out: for each factor, every training face again, shrunk by it into a canvas of other
     training images (eval.data.scales, the renderer `score --scales` measures with; seeded apart), the
-    faces of those other images labelled too. teacher: (checkpoint, weight): the training faces'
-    points softened towards its landmarks first (train.teacher; its report in out/teacher.json)."""
+    faces of those other images labelled too. conditions: (name, severity) pairs: every training
+    face once more, each image under one of them drawn at random (eval.data.conditions, the
+    renderer `score --conditions` measures with; seeded apart). teacher: (checkpoint, weight):
+    the training faces' points softened towards its landmarks first (train.teacher; its report in
+    out/teacher.json)."""
     import yaml
 
     from facelm.core.files import write_json_atomic
+    from facelm.eval.data.conditions import mixed_dataset
     from facelm.eval.data.scales import scaled_dataset
     from facelm.train.teacher import TEACHER, soft_targets
 
@@ -93,6 +97,8 @@ def build_yolo_dataset(train_dir: Path, val_dir: Path, out: Path, n_kpts: int = 
         counts[split] = write_split(ds, out, split, n_kpts)
         for i, s in enumerate(zoom_out if split == "train" else ()):
             counts[split] += write_split(scaled_dataset(ds, s, seed=1000 + i, label_clutter=True), out, split, n_kpts, f"zoom{s:g}_")
+        if conditions and split == "train":
+            counts[split] += write_split(mixed_dataset(ds, conditions, seed=2000), out, split, n_kpts, "cond_")
     cfg = {
         "path": str(out.resolve()), "train": "images/train", "val": "images/val",
         "kpt_shape": [n_kpts, 3], "flip_idx": list(flip_indices(n_kpts)), "names": {0: "face"},

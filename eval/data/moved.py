@@ -17,7 +17,7 @@ VERSION = 1
 COPIES = 5
 SHIFT = 0.02  # of the face's size (a 150 px face: up to 3 px), each axis
 ZOOM = 0.02   # +-
-QUALITY = 95
+QUALITY = 85  # as eval.data.conditions.QUALITY
 
 
 def moved_copies(ds: Dataset, copies: int = COPIES, seed: int = 0, cache: Path | None = None,
