@@ -63,3 +63,10 @@ def write_onnx2tf_sample(work: Path) -> None:
     prepare()
     cs = build_calibration(default_calib_data(), CalibOptions(n=20, imgsz=(128, 128)))
     np.save(work / "calibration_image_sample_data_20x128x128x3_float32.npy", onnx2tf_sample(cs.arrays))
+
+
+def built_in_builds() -> str:
+    """The --builds default of the benches over the built-in models: build/<model> of each."""
+    from facelm.eval.defaults import BUILD, MODELS
+
+    return ",".join(str(BUILD / Path(m).stem) for m in MODELS.values())

@@ -22,23 +22,23 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from facelm.core.offline import prepare
-
-    prepare()
-    from common import built_artifact
-    from tabulate import tabulate
-
-    from facelm.eval.data.conditions import CONDITIONS, check_conditions
-    from facelm.eval.data.datasets import load_dataset
-    from facelm.eval.defaults import BUILD, MODELS, default_eval_data
-    from facelm.eval.infer.decode import DecodeOptions
-    from facelm.eval.scoring import ScoreOptions, score_paths
+    from common import built_artifact, built_in_builds
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--builds", default=",".join(str(BUILD / Path(m).stem) for m in MODELS.values()))
+    ap.add_argument("--builds", default=built_in_builds())
     ap.add_argument("--severity", type=int, default=2)
     ap.add_argument("--cost-only", action="store_true", help="Only what --conditions costs (a minute).")
     a = ap.parse_args()
+    from tabulate import tabulate
+
+    from facelm.core.offline import prepare
+    from facelm.eval.data.conditions import CONDITIONS, check_conditions
+    from facelm.eval.data.datasets import load_dataset
+    from facelm.eval.defaults import default_eval_data
+    from facelm.eval.infer.decode import DecodeOptions
+    from facelm.eval.scoring import ScoreOptions, score_paths
+
+    prepare()
     conds = check_conditions([f"{n}:{a.severity}" for n in CONDITIONS])
     ds = load_dataset(default_eval_data())
     cond_rows, jitter_rows, cost = [], [], []
@@ -56,16 +56,10 @@ def main() -> None:
         opts = ScoreOptions(time_latency=False, progress=False, conditions=conds, stability=5)
         if a.cost_only:
             continue
-        f, q = score_paths([fp32, int8], ds, opts, ("tflite",))
-        f0, q0 = score_paths([fp32, int8], ds, ScoreOptions(time_latency=False, progress=False, stability=5,
-                                                            decode=DecodeOptions(vote=0)), ("tflite",))
-        name = Path(b).name
-        cond_rows.append(_row(name, "as they are", {"nme": f.nme, "miss": f.miss}, {"nme": q.nme, "miss": q.miss}, q.nme))
-        for k in f.conditions:
-            cond_rows.append(_row(name, k, f.conditions[k], q.conditions[k], q.nme))
-        for label, x, y in (("top anchor (vote=0)", f0, q0), ("voting (vote=0.7, default)", f, q)):
-            jitter_rows.append([name, label, x.nme, y.nme, round(y.nme / x.nme, 4), x.jitter, y.jitter,
-                                round(y.jitter / x.jitter, 3), _ok(y.jitter / x.jitter <= 1.15)])
+        _accuracy(Path(b).name, score_paths([fp32, int8], ds, opts, ("tflite",)),
+                  score_paths([fp32, int8], ds, ScoreOptions(time_latency=False, progress=False, stability=5,
+                                                             decode=DecodeOptions(vote=0)), ("tflite",)),
+                  cond_rows, jitter_rows)
     if a.cost_only:
         return _cost(cost, render_s, len(ds.samples))
     print("NME % (misses %), fp32 TFLite -> full integer, AFW; severity", a.severity)
@@ -75,6 +69,17 @@ def main() -> None:
     print(tabulate(jitter_rows, headers=["model", "decoder", "NME fp32", "NME int8", "int8/fp32", "jitter fp32",
                                          "jitter int8", "int8/fp32", "<= 1.15x"], tablefmt="github"))
     _cost(cost, render_s, len(ds.samples))
+
+
+def _accuracy(name: str, voted: list, top: list, cond_rows: list, jitter_rows: list) -> None:
+    """The table rows of one model: (fp32, full integer) rows with voting and with the top anchor."""
+    f, q = voted
+    cond_rows.append(_row(name, "as they are", {"nme": f.nme, "miss": f.miss}, {"nme": q.nme, "miss": q.miss}, q.nme))
+    for k in f.conditions:
+        cond_rows.append(_row(name, k, f.conditions[k], q.conditions[k], q.nme))
+    for label, (x, y) in (("top anchor (vote=0)", top), ("voting (vote=0.7, default)", voted)):
+        jitter_rows.append([name, label, x.nme, y.nme, round(y.nme / x.nme, 4), x.jitter, y.jitter,
+                            round(y.jitter / x.jitter, 3), _ok(y.jitter / x.jitter <= 1.15)])
 
 
 def _cost(cost: list, render_s: float, n: int) -> None:
