@@ -25,15 +25,17 @@ def test_guard_judges_labelled_nme_against_its_parent():
     assert not passes({"parent_faces": 0, "anchor_drift_pct": 3.5})
 
 
-def test_a_pass_that_loses_marginal_faces_searches_on_and_a_pass_outranks_fewer_misses():
+def test_a_pass_that_loses_marginal_faces_searches_on_and_passes_rank_by_the_drift_of_all_faces():
     from facelm.compiler.guard import _badness, clean
 
-    marginal = {**_labelled(5.0, child_missed=2), "passed": True}
-    kept_all = {**_labelled(5.1), "passed": True}
-    fewer_misses_too_far = {**_labelled(5.0 * NME_RATIO_LIMIT + 0.01), "passed": False}
-    assert not clean(marginal) and clean(kept_all)
-    assert min([fewer_misses_too_far, marginal], key=_badness) is marginal  # measured: YOLO26 per-tensor
-    assert min([marginal, kept_all], key=_badness) is kept_all
+    marginal = {**_labelled(5.0, child_missed=2), "passed": True, "drift_nme": 0.4}
+    kept_all = {**_labelled(5.1), "passed": True, "drift_nme": 0.5}
+    fewer_misses_too_far = {**_labelled(5.0 * NME_RATIO_LIMIT + 0.01), "passed": False, "drift_nme": 0.1}
+    assert not clean(marginal) and clean(kept_all)  # a marginal loss searches on ...
+    assert min([fewer_misses_too_far, marginal], key=_badness) is marginal  # a pass first (YOLO26 per-tensor)
+    # ... but one marginal face does not decide between passes: the drift of every face does
+    assert min([kept_all, marginal], key=_badness) is marginal
+    assert min([marginal, {**kept_all, "drift_nme": 0.3}], key=_badness)["drift_nme"] == 0.3
 
 
 def test_a_face_the_parent_is_sure_of_counts_when_lost_a_marginal_one_does_not():
