@@ -123,9 +123,7 @@ def _accuracy(job: _Job, ds: Dataset, opts: ScoreOptions, preds: dict, sets=None
     p_res = preds.get(p_key) if parent else None
     k = art.spec.kpt_shape[0]
     d = drift(res.predictions, p_res.predictions, k, opts.normaliser)[0] if p_res else None
-    job.faces = [{"artifact": str(job.path), "runtime": job.runtime, **f}
-                 for f in face_records(res, p_res, k, opts.normaliser)]
-    faces = job.faces  # conditions' records are appended, clean faces get their jitter
+    faces = face_records(res, p_res, k, opts.normaliser)  # conditions' records are appended, clean ones get jitter
     more = scored_extras(job.rt, art, ds, sets or ExtraSets(), opts, job.images, preds, me, p_key, faces)
     job.faces = [{"artifact": str(job.path), "runtime": job.runtime, **f} for f in faces]
     s = res.summary
