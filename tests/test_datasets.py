@@ -75,3 +75,48 @@ def test_plain_images_and_empty(tmp_path):
         load_dataset(tmp_path / "empty")
     with pytest.raises(DatasetError):
         load_dataset(tmp_path / "missing")
+
+
+def test_read_ahead_keeps_order_bounds_its_window_and_reuses_decoded(tmp_path, monkeypatch):
+    from facelm.eval.data import images
+
+    paths = []
+    for i in range(20):
+        p = tmp_path / f"{i:02d}.png"
+        cv2.imwrite(str(p), np.full((8, 8, 3), i, np.uint8))
+        paths.append(p)
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    paths.insert(5, tmp_path / "bad.png")
+    have = {str(paths[0]): np.full((8, 8, 3), 200, np.uint8)}  # decoded already: not read again
+    reads, pending = [], []
+    real = images.read_image
+
+    def counting(p):
+        reads.append(p)
+        return real(p)
+
+    monkeypatch.setattr(images, "read_image", counting)
+    got = []
+    for p, img in images.read_ahead(paths, have, window=3):
+        pending.append(len(reads) - len(got))  # read but not yet handed out
+        got.append((p, img))
+    assert [p for p, _ in got] == paths
+    assert got[0][1][0, 0, 0] == 200 and paths[0] not in reads
+    assert got[5][1] is None  # unreadable: None, as read_image says
+    assert [int(img[0, 0, 0]) for p, img in got if img is not None][1:] == list(range(1, 20))
+    assert max(pending) <= 4  # never more than the window ahead of the caller
+
+
+def test_extra_sets_fingerprint_their_source_once(monkeypatch):
+    from facelm.core import files
+    from facelm.eval.data.datasets import Dataset, Sample
+    from facelm.eval.data.rendered import same_sources, source_key
+
+    calls = []
+    monkeypatch.setattr(files, "fingerprint", lambda fs: calls.append(list(fs)) or "f" * 64)
+    ds = Dataset("x", ".", [Sample("a.jpg", ())], None)
+    with same_sources():
+        assert source_key(ds) == source_key(ds) == "f" * 12
+    assert len(calls) == 1
+    source_key(ds)  # outside a block every call looks at the files again
+    assert len(calls) == 2

@@ -9,6 +9,7 @@ import json
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -28,11 +29,32 @@ QUALITY = 90
 Draw = Callable
 
 
+#: source_key's results while a same_sources() block runs (None outside one).
+_KEYS: dict | None = None
+
+
 def source_key(ds: Dataset) -> str:
     """What a rendered folder is keyed by: the source images (path, size, mtime)."""
     from facelm.core.files import fingerprint
 
-    return fingerprint([s.image for s in ds.samples])[:12]
+    if _KEYS is not None and id(ds) in _KEYS:
+        return _KEYS[id(ds)][1]
+    key = fingerprint([s.image for s in ds.samples])[:12]
+    if _KEYS is not None:
+        _KEYS[id(ds)] = (ds, key)  # ds held, so its id stays its own
+    return key
+
+
+@contextmanager
+def same_sources():
+    """Within the block each set's source images are fingerprinted once (a run that renders
+    eight conditions of one set stats its images once, not eight times)."""
+    global _KEYS
+    outer, _KEYS = _KEYS, ({} if _KEYS is None else _KEYS)
+    try:
+        yield
+    finally:
+        _KEYS = outer
 
 
 def rendered(ds: Dataset, folder: Path, draw: Draw, seed, name: str, desc: str | None = None) -> Dataset:

@@ -13,7 +13,7 @@ from facelm.eval.infer.decode import DecodeOptions
 from facelm.eval.infer.image import Timing, detect
 from facelm.eval.data.landmarks import common_points
 from facelm.eval.metrics.nme import Summary, face_nme, match, summarise
-from facelm.eval.infer.preprocess import read_image
+from facelm.eval.data.images import read_ahead
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,8 @@ def evaluate(runtime, art: Artifact, ds: Dataset, opts: EvalOptions = EvalOption
     samples = ds.samples[: opts.max_images] if opts.max_images else ds.samples
     timing = Timing()
     t_start = time.perf_counter()
-    for s in _progress(samples, f"{art.path.name} [{runtime.name}]", opts.progress):
-        img = images.get(str(s.image)) if images else None
-        if img is None:
-            img = read_image(s.image)
+    read = zip(samples, read_ahead([s.image for s in samples], images))  # read on a worker thread, in order
+    for s, (_, img) in _progress(read, f"{art.path.name} [{runtime.name}]", opts.progress, len(samples)):
         if img is None:
             res.skipped.append((str(s.image), "unreadable or corrupt image"))
             continue
@@ -151,8 +149,7 @@ def decode_all(datasets: list, budget_mb: float, progress: bool = False, max_ima
     small model's inference call)."""
     out, used = {}, 0
     paths = list(dict.fromkeys(str(s.image) for ds in datasets for s in ds.samples[:max_images or None]))
-    for p in _progress(paths, "decoding the faces once", progress):
-        img = read_image(p)
+    for p, img in _progress(read_ahead(paths), "decoding the faces once", progress, len(paths)):
         if img is None:
             continue
         used += img.nbytes
@@ -163,9 +160,9 @@ def decode_all(datasets: list, budget_mb: float, progress: bool = False, max_ima
     return out
 
 
-def _progress(items, desc: str, enabled: bool):
+def _progress(items, desc: str, enabled: bool, total: int | None = None):
     if not enabled:
         return items
     from facelm.core.progress import progress
 
-    return progress(items, desc=desc, unit="img")
+    return progress(items, total=total, desc=desc, unit="img")

@@ -25,11 +25,13 @@ def extra_sets(ds: Dataset, opts) -> ExtraSets:
     """Every extra set the options ask for, made (or read from the cache) once per run."""
     from facelm.eval.data.conditions import conditioned_dataset, key
     from facelm.eval.data.moved import moved_copies
+    from facelm.eval.data.rendered import same_sources
     from facelm.eval.data.scales import scaled_dataset
 
-    return ExtraSets({s: scaled_dataset(ds, s) for s in opts.scales if s != 1},
-                     {key(n, v): conditioned_dataset(ds, n, v, progress=opts.progress) for n, v in opts.conditions},
-                     moved_copies(ds, opts.stability, progress=opts.progress) if opts.stability else [])
+    with same_sources():
+        return ExtraSets({s: scaled_dataset(ds, s) for s in opts.scales if s != 1},
+                         {key(n, v): conditioned_dataset(ds, n, v, progress=opts.progress) for n, v in opts.conditions},
+                         moved_copies(ds, opts.stability, progress=opts.progress) if opts.stability else [])
 
 
 def scored_extras(rt, art, ds: Dataset, sets: ExtraSets, opts, images: dict, preds: dict, me: tuple,
