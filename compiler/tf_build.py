@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelm.compiler.convert import ONNX2TF_SAMPLE, _log, tensorflow
+from facelm.compiler.convert import ONNX2TF_SAMPLE, _log, converted_once, tensorflow
 from facelm.core.clock import part
 from facelm.core.errors import UserError
 from facelm.core.offline import quiet
@@ -78,8 +78,10 @@ def _build(src: Path, dst: Path, strict: bool):
 
     from facelm.compiler.onnx2tf_adds import nhwc_residual_adds
     from facelm.compiler.onnx2tf_matmul import products_as_sums
+    from facelm.compiler.onnx2tf_rank import symbolic_rank_shortcut
 
     with _workdir(src.parent), quiet(_log(dst)), nhwc_residual_adds(), products_as_sums() as products, \
+            symbolic_rank_shortcut(), \
             part("onnx2tf graph build" + (" (strict mode)" if strict else "")):
         try:
             model = onnx2tf.convert(input_onnx_file_path=str(src.resolve()), output_folder_path=str(dst.resolve()),
@@ -147,10 +149,11 @@ def float_tflite(saved_model: Path, dst: Path, kind: str) -> None:
     the options onnx2tf itself converts with (builtins, TensorFlow ops where a builtin lacks)."""
     tf = tensorflow()
 
-    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
-    if kind == "float16":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.target_spec.supported_types = [tf.float16]
-    with quiet(_log(dst)), part(f"{kind} conversion"):
-        dst.write_bytes(conv.convert())
+    with converted_once():
+        conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+        if kind == "float16":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.target_spec.supported_types = [tf.float16]
+        with quiet(_log(dst)), part(f"{kind} conversion"):
+            dst.write_bytes(conv.convert())

@@ -537,3 +537,64 @@ def test_a_packed_onnx_that_cannot_be_rewritten_says_so_in_one_line(tiny51, tmp_
     assert code == 0 and len(warn) == 1, err[-2000:]
     assert "'MyHead'" in warn[0] and "compile the .pt instead" in warn[0] and str(src) in warn[0]
     assert read_manifest(tmp_path / "b" / "given.onnx")["report"]["rewritten"] is None
+
+
+def test_converter_shortcuts_build_the_same_files(tiny_build, tmp_path, monkeypatch):
+    """onnx2tf with and without the symbolic-rank shortcut build the same network (the same
+    operations, outputs bit for bit; in one process Keras numbers the second build's layers on,
+    so names differ: fresh compiles give byte-identical files), and the TFLite converter with
+    and without converted_once writes byte-identical files; within one block the SavedModel is
+    loaded once and a float-I/O conversion after the int8 one converts nothing again."""
+    from contextlib import nullcontext
+
+    from facelm.compiler import convert, onnx2tf_rank
+    from facelm.compiler.tf_build import float_tflite, onnx2tf_saved_model
+
+    out, _ = tiny_build
+    faces = np.random.default_rng(1).random((2, 3, 96, 96), np.float32)
+    built = {}
+    for name, shortcut in (("with", onnx2tf_rank.symbolic_rank_shortcut), ("without", nullcontext)):
+        monkeypatch.setattr(onnx2tf_rank, "symbolic_rank_shortcut", shortcut)
+        sm = tmp_path / name / "sm"
+        onnx2tf_saved_model(out / "tiny51.sim.onnx", sm, faces)
+        float_tflite(sm, tmp_path / name / "fp32.tflite", "float32")
+        built[name] = _run_tflite(tmp_path / name / "fp32.tflite", faces[0].transpose(1, 2, 0)[None])
+    assert built["with"][0] == built["without"][0]  # the same operations, in order
+    assert all(np.array_equal(a, b) for a, b in zip(built["with"][1], built["without"][1], strict=True))
+
+    from tensorflow.lite.python import lite
+    sm, calib = tmp_path / "with" / "sm", np.random.default_rng(0).random((4, 96, 96, 3), np.float32)
+    loads, real_load = [], lite._load
+    monkeypatch.setattr(lite, "_load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    convert._LOADED.clear(), convert._CONVERTED.clear()
+    convert.quantize_tflite(sm, tmp_path / "a.tflite", calib, "int8")
+    convert.quantize_tflite(sm, tmp_path / "b.tflite", calib, "float32")
+    assert len(loads) == 1 and len(convert._CONVERTED) == 1
+    monkeypatch.setattr(convert, "converted_once", nullcontext)
+    convert.quantize_tflite(sm, tmp_path / "c.tflite", calib, "float32")
+    assert (tmp_path / "b.tflite").read_bytes() == (tmp_path / "c.tflite").read_bytes()
+    assert len(loads) == 3  # without the block: the converter's own two loads
+
+
+def _run_tflite(path: Path, x: np.ndarray) -> tuple[list, list]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x.astype(np.float32))
+    it.invoke()
+    outs = sorted((it.get_tensor(o["index"]) for o in it.get_output_details()), key=lambda a: a.shape)
+    return [op["op_name"] for op in it._get_ops_details()], outs
+
+
+def test_the_rank_shortcut_answers_only_for_symbolic_tensors():
+    import tensorflow as tf
+
+    from facelm.compiler.onnx2tf_rank import _TF
+
+    class Symbolic:
+        pass
+
+    t = _TF(tf, Symbolic)
+    assert (t.rank(Symbolic()) == 0) is False and t.float32 is tf.float32
+    assert bool((t.rank(tf.constant(3.0)) == 0).numpy()) and not bool((t.rank(tf.zeros((2, 2))) == 0).numpy())
