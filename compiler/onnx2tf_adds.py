@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 
-#: The onnx2tf releases these patches (this one and onnx2tf_matmul's) were written for and tested
+#: The onnx2tf releases these patches (this one, onnx2tf_matmul's and onnx2tf_rank's) were written for and tested
 #: on; under any other they stand aside and onnx2tf converts as it does by itself.
 WRITTEN_FOR = ">=1.29,<1.30"
 _SAID: set = set()
