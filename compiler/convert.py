@@ -126,26 +126,26 @@ def converted_once():
     def loaded(export_dir, tags=None, *args, **kwargs):
         if args or kwargs:
             return load(export_dir, tags, *args, **kwargs)
-        key = (identity(export_dir), repr(sorted(tags or ())))
-        if key not in _LOADED:
-            while len(_LOADED) >= KEEP_LOADED:
-                _LOADED.pop(next(iter(_LOADED)))
-            _LOADED[key] = load(export_dir, tags)
-        return _LOADED[key]
+        return _kept(_LOADED, (identity(export_dir), repr(sorted(tags or ()))), lambda: load(export_dir, tags))
 
     def converted(**kwargs):
-        key = (identity(kwargs["saved_model_dir"]), repr(sorted(kwargs.items())))
-        if key not in _CONVERTED:
-            while len(_CONVERTED) >= KEEP_LOADED:
-                _CONVERTED.pop(next(iter(_CONVERTED)))
-            _CONVERTED[key] = convert(**kwargs)
-        return _CONVERTED[key]
+        return _kept(_CONVERTED, (identity(kwargs["saved_model_dir"]), repr(sorted(kwargs.items()))),
+                     lambda: convert(**kwargs))
 
     lite._load, lite._convert_saved_model = loaded, converted
     try:
         yield
     finally:
         lite._load, lite._convert_saved_model = load, convert
+
+
+def _kept(cache: dict, key, make):
+    """cache[key], made first when absent; the oldest entries go beyond KEEP_LOADED."""
+    if key not in cache:
+        while len(cache) >= KEEP_LOADED:
+            cache.pop(next(iter(cache)))
+        cache[key] = make()
+    return cache[key]
 
 
 def quantize_tflite(saved_model: Path, dst: Path, calib_nhwc: np.ndarray, io_dtype: str, per_channel: bool = True) -> None:

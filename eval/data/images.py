@@ -27,7 +27,7 @@ def read_ahead(paths, have: dict | None = None, window: int = READ_AHEAD):
     thread, up to `window` ahead, while the caller works on the current one (decoding a JPEG
     releases the GIL: on two cores reading overlaps inference instead of preceding it)."""
     from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     have = have or {}
     paths = iter(paths)
@@ -45,4 +45,4 @@ def read_ahead(paths, have: dict | None = None, window: int = READ_AHEAD):
         while todo:
             p, item = todo.popleft()
             more()
-            yield p, item.result() if hasattr(item, "result") else item
+            yield p, item.result() if isinstance(item, Future) else item
